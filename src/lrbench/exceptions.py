@@ -1,0 +1,38 @@
+"""The exception hierarchy: every error LRBench++ raises on purpose derives from `LRBenchError`."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "Diverged", "LRBenchError", "MissingDependencyError"]
+
+
+class LRBenchError(Exception):
+    """Root of all errors raised by LRBench++ on purpose."""
+
+
+class ConfigError(LRBenchError, ValueError):
+    """A policy spec, parameter or option is invalid; the message names the field and the rule."""
+
+
+class Diverged(LRBenchError):
+    """Training diverged: the loss became NaN/inf or rose far above its running minimum.
+
+    Attributes:
+        step: The optimizer step at which divergence was detected.
+        loss: The loss that triggered it.
+    """
+
+    def __init__(self, step: int, loss: float, reason: str) -> None:
+        super().__init__(f"training diverged at step {step}: {reason}")
+        self.step = step
+        self.loss = loss
+        self.reason = reason
+
+
+class MissingDependencyError(LRBenchError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"`{module}` is required for this feature; install it with "
+            f"`pip install 'lrbenchpp[{extra}]'`"
+        )

@@ -1,0 +1,294 @@
+"""The Monitor: the one object that owns the training clock and writes the optimizer's LRs.
+
+Typical loop::
+
+    monitor = lrbench.Monitor("cosine(lr=0.1,total_steps=1000)", optimizer)  # sets step-0 LR
+    for batch in batches:
+        loss = model(batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        monitor.step(loss=loss.item())  # counts the update, sets the LR for the next one
+
+The Monitor never patches the optimizer; it only assigns `param_group["lr"]`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from lrbench.exceptions import ConfigError, Diverged
+from lrbench.policies import Controller, Policy, parse
+
+__all__ = ["History", "Monitor"]
+
+#: Closed-form LRs are computed this many steps at a time, vectorised, then read per step.
+_CHUNK = 1024
+
+
+class _Optimizer(Protocol):
+    param_groups: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class History:
+    """A down-sampled record of a run: one row per bucket of `stride` consecutive steps.
+
+    Attributes:
+        step: First step of each bucket.
+        lr: LR used at that step (of the first param group, before multipliers).
+        loss: Mean loss over the bucket's steps that reported one (NaN if none did).
+        stride: Steps per bucket now; doubles whenever the buffer fills.
+    """
+
+    step: np.ndarray
+    lr: np.ndarray
+    loss: np.ndarray
+    stride: int
+
+
+class _History:
+    """Fixed-capacity buffer: when full, adjacent buckets merge and the stride doubles.
+
+    Memory is `3 * capacity` floats whatever the run's length; every row covers the same number
+    of steps, so the curve stays evenly sampled.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 2 or capacity % 2:
+            raise ConfigError(f"`history_size` must be an even integer >= 2, got {capacity!r}")
+        self.capacity = capacity
+        self.step = np.zeros(capacity)
+        self.lr = np.zeros(capacity)
+        self.loss_sum = np.zeros(capacity)
+        self.loss_count = np.zeros(capacity)
+        self.rows = 0
+        self.stride = 1
+
+    def add(self, step: int, lr: float, loss: float | None) -> None:
+        if self.rows and step < self.step[self.rows - 1] + self.stride:
+            row = self.rows - 1
+        else:
+            if self.rows == self.capacity:
+                self._compact()
+            row = self.rows
+            self.rows += 1
+            self.step[row], self.lr[row] = step, lr
+            self.loss_sum[row] = self.loss_count[row] = 0.0
+        if loss is not None:
+            self.loss_sum[row] += loss
+            self.loss_count[row] += 1
+
+    def _compact(self) -> None:
+        half = self.capacity // 2
+        self.step[:half] = self.step[0::2]
+        self.lr[:half] = self.lr[0::2]
+        self.loss_sum[:half] = self.loss_sum[0::2] + self.loss_sum[1::2]
+        self.loss_count[:half] = self.loss_count[0::2] + self.loss_count[1::2]
+        self.rows = half
+        self.stride *= 2
+
+    def view(self) -> History:
+        n = self.rows
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.where(self.loss_count[:n] > 0, self.loss_sum[:n] / self.loss_count[:n],
+                            np.nan)
+        return History(self.step[:n].copy(), self.lr[:n].copy(), loss, self.stride)
+
+
+class _DivergenceCheck:
+    """Flags NaN/inf losses and losses whose smoothed value exceeds `factor` x its minimum."""
+
+    def __init__(self, factor: float | None, smoothing: float) -> None:
+        self.factor = factor
+        self.smoothing = smoothing
+        self.average = 0.0
+        self.count = 0
+        self.best = math.inf
+
+    def reason(self, loss: float) -> str | None:
+        if not math.isfinite(loss):
+            return f"loss is {loss}"
+        if self.factor is None:
+            return None
+        self.count += 1
+        self.average = self.smoothing * self.average + (1 - self.smoothing) * loss
+        smoothed = self.average / (1 - self.smoothing**self.count)
+        self.best = min(self.best, smoothed)
+        if self.best > 0 and smoothed > self.factor * self.best:
+            return (f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
+                    f"{self.best:.4g}")
+        return None
+
+
+class Monitor:
+    """Applies a policy to an optimizer, step by step, and keeps the run's status.
+
+    On construction the Monitor sets every param group's LR for step 0. After each
+    `optimizer.step()`, call `monitor.step(loss=...)`: it counts the update, checks the loss for
+    divergence, records it, and sets the LR for the next update. `report(**metrics)` feeds
+    evaluation metrics to adaptive policies. `state_dict()` holds only the step, epoch and
+    adaptive state, so a run resumed from it gets exactly the LRs of a run that never stopped.
+
+    Args:
+        policy: A `Policy` or a spec (`"cosine(lr=0.1,total_steps=1000)"`, or a dict).
+        optimizer: Anything with `param_groups` (every `torch.optim.Optimizer`).
+        lr_multipliers: One factor per param group (e.g. a lower LR for a backbone);
+            group i gets `policy(t) * lr_multipliers[i]`. Default: 1 for every group.
+        divergence_factor: Flag divergence when the smoothed loss exceeds this multiple of its
+            minimum; `None` checks only for NaN/inf.
+        on_divergence: `"flag"` sets `diverged` and goes on; `"raise"` raises `Diverged`.
+        history_size: Rows of the down-sampled history (memory is fixed at 3 floats per row).
+
+    Not thread-safe: one Monitor drives one optimizer.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | str | Mapping[str, Any],
+        optimizer: _Optimizer,
+        *,
+        lr_multipliers: Sequence[float] | None = None,
+        divergence_factor: float | None = 4.0,
+        divergence_smoothing: float = 0.9,
+        on_divergence: str = "flag",
+        history_size: int = 4096,
+    ) -> None:
+        self.policy = parse(policy)
+        if not hasattr(optimizer, "param_groups"):
+            raise ConfigError(
+                f"`optimizer` must have param_groups (a torch optimizer), got {optimizer!r}"
+            )
+        self.optimizer = optimizer
+        groups = len(optimizer.param_groups)
+        multipliers = [1.0] * groups if lr_multipliers is None else list(lr_multipliers)
+        if len(multipliers) != groups or any(
+            not isinstance(m, (int, float)) or not m >= 0 for m in multipliers
+        ):
+            raise ConfigError(
+                f"`lr_multipliers` must be {groups} numbers >= 0 (one per param group), "
+                f"got {lr_multipliers!r}"
+            )
+        if on_divergence not in ("flag", "raise"):
+            raise ConfigError(f"`on_divergence` must be flag or raise, got {on_divergence!r}")
+        if divergence_factor is not None and not divergence_factor > 1:
+            raise ConfigError(
+                f"`divergence_factor` must be > 1 or None, got {divergence_factor!r}"
+            )
+        self.lr_multipliers = [float(m) for m in multipliers]
+        self.on_divergence = on_divergence
+        self._divergence = _DivergenceCheck(divergence_factor, divergence_smoothing)
+        self._history = _History(history_size)
+        self.controller: Controller | None = (
+            self.policy.controller() if self.policy.adaptive else None  # type: ignore[attr-defined]
+        )
+        self._chunk_start = -1
+        self._chunk = np.empty(0)
+        self.step_count = 0
+        self.epoch = 0
+        self.last_loss: float | None = None
+        self.metrics: dict[str, float] = {}
+        self.diverged_at: int | None = None
+        self.divergence_reason: str | None = None
+        self.lr = math.nan
+        self._apply()
+
+    @property
+    def diverged(self) -> bool:
+        """True once a divergence has been detected."""
+        return self.diverged_at is not None
+
+    def lr_at(self, step: int) -> float:
+        """The policy's LR for `step` (before multipliers), given the adaptive state."""
+        if self.controller is not None:
+            return self.controller.lr(step)
+        offset = step - self._chunk_start
+        if self._chunk_start < 0 or not 0 <= offset < len(self._chunk):
+            self._chunk_start = step
+            self._chunk = self.policy.values(np.arange(step, step + _CHUNK))
+            offset = 0
+        return float(self._chunk[offset])
+
+    def _apply(self) -> None:
+        self.lr = self.lr_at(self.step_count)
+        for group, multiplier in zip(self.optimizer.param_groups, self.lr_multipliers):
+            group["lr"] = self.lr * multiplier
+
+    def step(self, loss: float | Any | None = None) -> float:
+        """Count one optimizer update and set the LR for the next one.
+
+        Args:
+            loss: This update's training loss (a float or a one-element tensor), or None.
+
+        Returns:
+            The LR (before multipliers) now set for the next update.
+
+        Raises:
+            Diverged: if the loss diverged and `on_divergence="raise"`.
+        """
+        value = None if loss is None else float(loss)
+        self._history.add(self.step_count, self.lr, value)
+        if value is not None:
+            self.last_loss = value
+            reason = self._divergence.reason(value)
+            if reason is not None and self.diverged_at is None:
+                self.diverged_at = self.step_count
+                self.divergence_reason = reason
+        self.step_count += 1
+        self._apply()
+        if self.diverged_at is not None and self.on_divergence == "raise":
+            raise Diverged(self.diverged_at, math.nan if value is None else value,
+                           self.divergence_reason or "")
+        return self.lr
+
+    def report(self, **metrics: float) -> None:
+        """Record evaluation metrics (e.g. `val_loss=0.41`); adaptive policies react to them.
+
+        The LR for the next update is updated at once if the policy changes it.
+        """
+        values = {name: float(value) for name, value in metrics.items()}
+        self.metrics.update(values)
+        if self.controller is not None:
+            self.controller.report(self.step_count, values)
+            self._apply()
+
+    def end_epoch(self) -> int:
+        """Count a finished epoch; returns the number of epochs done."""
+        self.epoch += 1
+        return self.epoch
+
+    @property
+    def history(self) -> History:
+        """The down-sampled record of steps, LRs and mean losses so far."""
+        return self._history.view()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step, the epoch and the adaptive state: all a resumed run needs."""
+        return {
+            "policy": str(self.policy),
+            "step": self.step_count,
+            "epoch": self.epoch,
+            "adaptive": None if self.controller is None else self.controller.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from `state_dict()`; the optimizer's LRs are set for the saved step.
+
+        Raises:
+            ConfigError: the state was saved by a Monitor running a different policy.
+        """
+        if state.get("policy") != str(self.policy):
+            raise ConfigError(
+                f"the saved state is for policy {state.get('policy')!r}, but this Monitor runs "
+                f"{str(self.policy)!r}"
+            )
+        self.step_count = int(state["step"])
+        self.epoch = int(state["epoch"])
+        if self.controller is not None:
+            self.controller.load_state_dict(state["adaptive"])
+        self._apply()
