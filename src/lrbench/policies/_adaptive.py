@@ -109,7 +109,7 @@ class Controller:
         raise NotImplementedError
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class AdaptivePolicy(Policy):
     """Base of the adaptive policies: plateau detection options shared by all of them."""
 
@@ -141,7 +141,7 @@ def _watched(metrics: Mapping[str, float], name: str) -> float | None:
 
 
 @register
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class Plateau(AdaptivePolicy):
     """Multiply the LR by `factor` when the watched metric stops improving.
 
@@ -207,7 +207,7 @@ class _PlateauController(Controller):
 
 
 @register
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class SwitchOnPlateau(AdaptivePolicy):
     """Dynamic LR tuning: move to the next policy when the watched metric stalls.
 

@@ -167,7 +167,7 @@ def as_steps(steps: Any) -> np.ndarray:
     return array
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class Policy:
     """A learning-rate policy: an immutable value and a closed-form function of the step.
 
@@ -271,7 +271,7 @@ def _to_spec(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
     return str(value)
 
 

@@ -49,7 +49,7 @@ def apply_warmup(
     return where_phases(t, [warmup_steps], [warm, after])
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class WithWarmup(Policy):
     """Base of every decaying policy: the `warmup_*` options, sugar for the `warmup` combinator.
 
@@ -108,7 +108,7 @@ class WithWarmup(Policy):
 
 
 @register
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class Warmup(Policy):
     """Warm up any policy: ramp from `warmup_init` to `policy(0)`, then run `policy` on `t - W`.
 
@@ -150,7 +150,7 @@ class Warmup(Policy):
 
 
 @register
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class Sequence(Policy):
     """Run policies one after another, each on its own clock (LRBench piecewiseLR).
 

@@ -73,7 +73,7 @@ WAVES = {
 }
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class Cyclic(Policy):
     """Base of the cyclic family; see the module docstring for the shared formula."""
 
@@ -104,7 +104,7 @@ class Cyclic(Policy):
         return self.min_lr + height
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
 class CyclicExp(Cyclic):
     """Base of the `*_exp` variants: the amplitude decays as `gamma ** t`."""
 
@@ -166,7 +166,7 @@ def _make_cyclic(
         "__qualname__": "".join(part.capitalize() for part in name.split("_")),
     }
     cls = type(namespace["__qualname__"], (base,), namespace)
-    return register(dataclasses.dataclass(frozen=True, kw_only=True)(cls))
+    return register(dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls))
 
 
 #: Every cyclic policy class by name, in LRBench's order.

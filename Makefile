@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   creates .venv if missing, installs LRBench++, runs the main job
+#   make test   creates .venv if missing, installs LRBench++ with its test extras, runs the suite
+# torch: the CPU build (torch==2.13.0) is installed only when the venv has no torch, so a GPU
+# machine's own torch build is kept. Override with TORCH_SPEC=... (e.g. a CUDA wheel).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+EXTRAS_TEST := dev,hf,lightning
+DEMO_DIR ?= demo-output
+
+.PHONY: demo test lint bench install clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# torch first, and only where none is present: a bare `torch` requirement would pull CUDA.
+$(VENV)/.torch: | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e ".[$(EXTRAS_TEST)]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/lrbench demo -o $(DEMO_DIR)
+
+test: $(VENV)/.installed-test
+	$(PY) -m ruff check src tests bench
+	$(PY) -m ruff format --check src tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(VENV)/.installed-test
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

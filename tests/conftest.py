@@ -1,0 +1,25 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from hypothesis import settings
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-9) -> None:
+    """Equal to `rtol` relative (and 1e-15 absolute near zero), with the first bad step shown."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape
+    bad = ~np.isclose(actual, expected, rtol=rtol, atol=1e-15)
+    if bad.any():
+        step = int(np.argmax(bad))
+        raise AssertionError(
+            f"first mismatch at step {step}: got {actual[step]!r}, expected {expected[step]!r} "
+            f"({int(bad.sum())} of {bad.size} steps differ)"
+        )
