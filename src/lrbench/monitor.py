@@ -102,7 +102,11 @@ class _History:
 
 
 class _DivergenceCheck:
-    """Flags NaN/inf losses and losses whose smoothed value exceeds `factor` x its minimum."""
+    """Flags NaN/inf losses, and a smoothed loss above both `factor` x its minimum and its start.
+
+    Requiring both keeps a run whose loss has fallen close to zero from being flagged for noise
+    that is large only relative to that tiny minimum.
+    """
 
     def __init__(self, factor: float | None, smoothing: float) -> None:
         self.factor = factor
@@ -110,6 +114,7 @@ class _DivergenceCheck:
         self.average = 0.0
         self.count = 0
         self.best = math.inf
+        self.first = math.nan
 
     def reason(self, loss: float) -> str | None:
         if not math.isfinite(loss):
@@ -119,10 +124,12 @@ class _DivergenceCheck:
         self.count += 1
         self.average = self.smoothing * self.average + (1 - self.smoothing) * loss
         smoothed = self.average / (1 - self.smoothing**self.count)
+        if self.count == 1:
+            self.first = smoothed
         self.best = min(self.best, smoothed)
-        if self.best > 0 and smoothed > self.factor * self.best:
+        if smoothed > self.factor * self.best and smoothed > self.first:
             return (f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
-                    f"{self.best:.4g}")
+                    f"{self.best:.4g} and above its starting value {self.first:.4g}")
         return None
 
 
@@ -141,7 +148,7 @@ class Monitor:
         lr_multipliers: One factor per param group (e.g. a lower LR for a backbone);
             group i gets `policy(t) * lr_multipliers[i]`. Default: 1 for every group.
         divergence_factor: Flag divergence when the smoothed loss exceeds this multiple of its
-            minimum; `None` checks only for NaN/inf.
+            minimum and its starting value; `None` checks only for NaN/inf.
         on_divergence: `"flag"` sets `diverged` and goes on; `"raise"` raises `Diverged`.
         history_size: Rows of the down-sampled history (memory is fixed at 3 floats per row).
 
@@ -231,6 +238,8 @@ class Monitor:
         Raises:
             Diverged: if the loss diverged and `on_divergence="raise"`.
         """
+        if hasattr(loss, "detach"):  # a tensor: read it without touching autograd
+            loss = loss.detach()
         value = None if loss is None else float(loss)
         self._history.add(self.step_count, self.lr, value)
         if value is not None:
