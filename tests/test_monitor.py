@@ -17,13 +17,20 @@ def make_model(seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     torch.manual_seed(seed)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
     optimizer = torch.optim.SGD(
-        [{"params": model[0].parameters()}, {"params": model[2].parameters()}], lr=1.0,
-        momentum=0.9)
+        [{"params": model[0].parameters()}, {"params": model[2].parameters()}],
+        lr=1.0,
+        momentum=0.9,
+    )
     return model, optimizer
 
 
-def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, monitor: Monitor,
-          steps: int, seed: int = 1) -> list[list[float]]:
+def train(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    monitor: Monitor,
+    steps: int,
+    seed: int = 1,
+) -> list[list[float]]:
     """Run `steps` updates; return the LR of every group used at each update."""
     generator = torch.Generator().manual_seed(seed + monitor.step_count)
     used = []
@@ -56,8 +63,13 @@ def test_monitor_applies_the_policy_before_every_update_with_multipliers(spec: s
     assert monitor.step_count == 3000 and not monitor.diverged
 
 
-@pytest.mark.parametrize("spec", [*SPECS, "switch_on_plateau(policies=[fixed(lr=0.01),"
-                                  "cosine(lr=0.005,total_steps=500)],patience=1)"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        *SPECS,
+        "switch_on_plateau(policies=[fixed(lr=0.01),cosine(lr=0.005,total_steps=500)],patience=1)",
+    ],
+)
 def test_resume_from_state_dict_gives_the_same_lrs_and_weights(spec: str) -> None:
     model, optimizer = make_model()
     monitor = Monitor(spec, optimizer)

@@ -25,7 +25,7 @@ import numpy as np
 from lrbench.exceptions import ConfigError, Diverged
 from lrbench.policies import Controller, Policy, parse
 
-__all__ = ["History", "Monitor"]
+__all__ = ["History", "Monitor", "PolicyRunner"]
 
 #: Closed-form LRs are computed this many steps at a time, vectorised, then read per step.
 _CHUNK = 1024
@@ -96,9 +96,62 @@ class _History:
     def view(self) -> History:
         n = self.rows
         with np.errstate(invalid="ignore", divide="ignore"):
-            loss = np.where(self.loss_count[:n] > 0, self.loss_sum[:n] / self.loss_count[:n],
-                            np.nan)
+            loss = np.where(
+                self.loss_count[:n] > 0, self.loss_sum[:n] / self.loss_count[:n], np.nan
+            )
         return History(self.step[:n].copy(), self.lr[:n].copy(), loss, self.stride)
+
+
+class PolicyRunner:
+    """Reads a policy's LR step by step for one run, holding the adaptive state if any.
+
+    Closed-form LRs are computed `_CHUNK` steps at a time with `values()` and then read from the
+    chunk, so a step costs an array lookup. Adaptive policies go through their `Controller`.
+    Shared by the Monitor and the framework adapters.
+    """
+
+    def __init__(self, policy: Policy | str | Mapping[str, Any]) -> None:
+        self.policy = parse(policy)
+        self.controller: Controller | None = (
+            self.policy.controller() if self.policy.adaptive else None  # type: ignore[attr-defined]
+        )
+        self._chunk_start = -1
+        self._chunk = np.empty(0)
+
+    def lr(self, step: int) -> float:
+        """The LR for the update after `step` updates (before any per-group multiplier)."""
+        if self.controller is not None:
+            return self.controller.lr(step)
+        offset = step - self._chunk_start
+        if self._chunk_start < 0 or not 0 <= offset < len(self._chunk):
+            self._chunk_start = step
+            self._chunk = self.policy.values(np.arange(step, step + _CHUNK))
+            offset = 0
+        return float(self._chunk[offset])
+
+    def report(self, step: int, metrics: Mapping[str, float]) -> bool:
+        """Pass metrics to an adaptive policy; True if that may have changed the LR."""
+        if self.controller is None:
+            return False
+        self.controller.report(step, metrics)
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        """The policy spec and the adaptive state (None for closed-form policies)."""
+        return {
+            "policy": str(self.policy),
+            "adaptive": None if self.controller is None else self.controller.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore `state_dict()`; refuses a state saved for another policy."""
+        if state.get("policy") != str(self.policy):
+            raise ConfigError(
+                f"the saved state is for policy {state.get('policy')!r}, but this run uses "
+                f"{str(self.policy)!r}"
+            )
+        if self.controller is not None:
+            self.controller.load_state_dict(state["adaptive"])
 
 
 class _DivergenceCheck:
@@ -128,8 +181,10 @@ class _DivergenceCheck:
             self.first = smoothed
         self.best = min(self.best, smoothed)
         if smoothed > self.factor * self.best and smoothed > self.first:
-            return (f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
-                    f"{self.best:.4g} and above its starting value {self.first:.4g}")
+            return (
+                f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
+                f"{self.best:.4g} and above its starting value {self.first:.4g}"
+            )
         return None
 
 
@@ -144,7 +199,8 @@ class Monitor:
 
     Args:
         policy: A `Policy` or a spec (`"cosine(lr=0.1,total_steps=1000)"`, or a dict).
-        optimizer: Anything with `param_groups` (every `torch.optim.Optimizer`).
+        optimizer: Anything with `param_groups` (every `torch.optim.Optimizer`); `None` for a
+            Monitor that only tracks the run while something else sets the LR.
         lr_multipliers: One factor per param group (e.g. a lower LR for a backbone);
             group i gets `policy(t) * lr_multipliers[i]`. Default: 1 for every group.
         divergence_factor: Flag divergence when the smoothed loss exceeds this multiple of its
@@ -158,7 +214,7 @@ class Monitor:
     def __init__(
         self,
         policy: Policy | str | Mapping[str, Any],
-        optimizer: _Optimizer,
+        optimizer: _Optimizer | None,
         *,
         lr_multipliers: Sequence[float] | None = None,
         divergence_factor: float | None = 4.0,
@@ -166,13 +222,14 @@ class Monitor:
         on_divergence: str = "flag",
         history_size: int = 4096,
     ) -> None:
-        self.policy = parse(policy)
-        if not hasattr(optimizer, "param_groups"):
+        self._runner = PolicyRunner(policy)
+        self.policy = self._runner.policy
+        if optimizer is not None and not hasattr(optimizer, "param_groups"):
             raise ConfigError(
                 f"`optimizer` must have param_groups (a torch optimizer), got {optimizer!r}"
             )
         self.optimizer = optimizer
-        groups = len(optimizer.param_groups)
+        groups = 1 if optimizer is None else len(optimizer.param_groups)
         multipliers = [1.0] * groups if lr_multipliers is None else list(lr_multipliers)
         if len(multipliers) != groups or any(
             not isinstance(m, (int, float)) or not m >= 0 for m in multipliers
@@ -191,11 +248,6 @@ class Monitor:
         self.on_divergence = on_divergence
         self._divergence = _DivergenceCheck(divergence_factor, divergence_smoothing)
         self._history = _History(history_size)
-        self.controller: Controller | None = (
-            self.policy.controller() if self.policy.adaptive else None  # type: ignore[attr-defined]
-        )
-        self._chunk_start = -1
-        self._chunk = np.empty(0)
         self.step_count = 0
         self.epoch = 0
         self.last_loss: float | None = None
@@ -210,21 +262,35 @@ class Monitor:
         """True once a divergence has been detected."""
         return self.diverged_at is not None
 
-    def lr_at(self, step: int) -> float:
-        """The policy's LR for `step` (before multipliers), given the adaptive state."""
-        if self.controller is not None:
-            return self.controller.lr(step)
-        offset = step - self._chunk_start
-        if self._chunk_start < 0 or not 0 <= offset < len(self._chunk):
-            self._chunk_start = step
-            self._chunk = self.policy.values(np.arange(step, step + _CHUNK))
-            offset = 0
-        return float(self._chunk[offset])
+    def seek(self, step: int) -> None:
+        """Move the clock to `step` and set its LR (for trainers that own the step count)."""
+        if step != self.step_count:
+            self.step_count = step
+            self._apply()
 
     def _apply(self) -> None:
-        self.lr = self.lr_at(self.step_count)
-        for group, multiplier in zip(self.optimizer.param_groups, self.lr_multipliers):
-            group["lr"] = self.lr * multiplier
+        self.lr = self._runner.lr(self.step_count)
+        if self.optimizer is not None:
+            for group, multiplier in zip(self.optimizer.param_groups, self.lr_multipliers):
+                group["lr"] = self.lr * multiplier
+
+    def observe(self, loss: float | Any) -> None:
+        """Record the loss of the current step and check it for divergence, without advancing.
+
+        Raises:
+            Diverged: if the loss diverged and `on_divergence="raise"`.
+        """
+        if hasattr(loss, "detach"):  # a tensor: read it without touching autograd
+            loss = loss.detach()
+        value = float(loss)
+        self._history.add(self.step_count, self.lr, value)
+        self.last_loss = value
+        reason = self._divergence.reason(value)
+        if reason is not None and self.diverged_at is None:
+            self.diverged_at = self.step_count
+            self.divergence_reason = reason
+        if self.diverged_at is not None and self.on_divergence == "raise":
+            raise Diverged(self.diverged_at, value, self.divergence_reason or "")
 
     def step(self, loss: float | Any | None = None) -> float:
         """Count one optimizer update and set the LR for the next one.
@@ -236,23 +302,17 @@ class Monitor:
             The LR (before multipliers) now set for the next update.
 
         Raises:
-            Diverged: if the loss diverged and `on_divergence="raise"`.
+            Diverged: if the loss diverged and `on_divergence="raise"` (the step is counted and
+                the next LR set first, so the Monitor stays consistent).
         """
-        if hasattr(loss, "detach"):  # a tensor: read it without touching autograd
-            loss = loss.detach()
-        value = None if loss is None else float(loss)
-        self._history.add(self.step_count, self.lr, value)
-        if value is not None:
-            self.last_loss = value
-            reason = self._divergence.reason(value)
-            if reason is not None and self.diverged_at is None:
-                self.diverged_at = self.step_count
-                self.divergence_reason = reason
-        self.step_count += 1
-        self._apply()
-        if self.diverged_at is not None and self.on_divergence == "raise":
-            raise Diverged(self.diverged_at, math.nan if value is None else value,
-                           self.divergence_reason or "")
+        try:
+            if loss is None:
+                self._history.add(self.step_count, self.lr, None)
+            else:
+                self.observe(loss)
+        finally:
+            self.step_count += 1
+            self._apply()
         return self.lr
 
     def report(self, **metrics: float) -> None:
@@ -262,8 +322,7 @@ class Monitor:
         """
         values = {name: float(value) for name, value in metrics.items()}
         self.metrics.update(values)
-        if self.controller is not None:
-            self.controller.report(self.step_count, values)
+        if self._runner.report(self.step_count, values):
             self._apply()
 
     def end_epoch(self) -> int:
@@ -278,12 +337,7 @@ class Monitor:
 
     def state_dict(self) -> dict[str, Any]:
         """The step, the epoch and the adaptive state: all a resumed run needs."""
-        return {
-            "policy": str(self.policy),
-            "step": self.step_count,
-            "epoch": self.epoch,
-            "adaptive": None if self.controller is None else self.controller.state_dict(),
-        }
+        return {"step": self.step_count, "epoch": self.epoch, **self._runner.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from `state_dict()`; the optimizer's LRs are set for the saved step.
@@ -291,13 +345,7 @@ class Monitor:
         Raises:
             ConfigError: the state was saved by a Monitor running a different policy.
         """
-        if state.get("policy") != str(self.policy):
-            raise ConfigError(
-                f"the saved state is for policy {state.get('policy')!r}, but this Monitor runs "
-                f"{str(self.policy)!r}"
-            )
+        self._runner.load_state_dict(state)
         self.step_count = int(state["step"])
         self.epoch = int(state["epoch"])
-        if self.controller is not None:
-            self.controller.load_state_dict(state["adaptive"])
         self._apply()

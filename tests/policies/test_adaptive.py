@@ -22,18 +22,32 @@ import lrbench
     floor=st.floats(0, 0.01),
 )
 def test_plateau_matches_reducelronplateau(
-    metrics: list[float], mode: str, threshold_mode: str, threshold: float, patience: int,
-    cooldown: int, factor: float, floor: float
+    metrics: list[float],
+    mode: str,
+    threshold_mode: str,
+    threshold: float,
+    patience: int,
+    cooldown: int,
+    factor: float,
+    floor: float,
 ) -> None:
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=0.1)
     reference = lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold,
-        threshold_mode=threshold_mode, cooldown=cooldown, min_lr=floor)
+        optimizer,
+        mode=mode,
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+        cooldown=cooldown,
+        min_lr=floor,
+    )
     policy = lrbench.parse(
         f"plateau(lr=0.1,factor={factor!r},min_lr={floor!r},metric=val_loss,mode={mode},"
         f"patience={patience},threshold={threshold!r},threshold_mode={threshold_mode},"
-        f"cooldown={cooldown})")
+        f"cooldown={cooldown})"
+    )
     controller = policy.controller()  # type: ignore[attr-defined]
     for step, value in enumerate(metrics):
         reference.step(value)
@@ -49,8 +63,10 @@ def test_plateau_ignores_reports_without_its_metric() -> None:
 
 
 def test_switch_on_plateau_moves_through_policies_on_their_own_clocks() -> None:
-    policy = lrbench.parse("switch_on_plateau(policies=[fixed(lr=0.1),exp(lr=0.05,gamma=0.5),"
-                           "fixed(lr=0.001)],patience=1,mode=max,metric=acc)")
+    policy = lrbench.parse(
+        "switch_on_plateau(policies=[fixed(lr=0.1),exp(lr=0.05,gamma=0.5),"
+        "fixed(lr=0.001)],patience=1,mode=max,metric=acc)"
+    )
     assert policy.values(np.arange(3)).tolist() == [0.1, 0.1, 0.1]
     controller = policy.controller()  # type: ignore[attr-defined]
     for step, acc in [(10, 0.5), (20, 0.6), (30, 0.6), (40, 0.6)]:

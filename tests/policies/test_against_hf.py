@@ -16,13 +16,17 @@ transformers = pytest.importorskip("transformers")
 lrs = st.floats(1e-6, 1.0)
 
 
-def hf_lrs(name: str, lr: float, warmup: int, total: int | None, steps: int,
-           **kwargs: object) -> np.ndarray:
+def hf_lrs(
+    name: str, lr: float, warmup: int, total: int | None, steps: int, **kwargs: object
+) -> np.ndarray:
     """The LR `transformers.get_scheduler` applies at updates 0..steps-1."""
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=lr)
     scheduler = transformers.get_scheduler(
-        name, optimizer, num_warmup_steps=warmup, num_training_steps=total,
+        name,
+        optimizer,
+        num_warmup_steps=warmup,
+        num_training_steps=total,
         scheduler_specific_kwargs=kwargs or None,
     )
     out = []
@@ -33,10 +37,12 @@ def hf_lrs(name: str, lr: float, warmup: int, total: int | None, steps: int,
     return np.array(out)
 
 
-def ours(name: str, lr: float, warmup: int, total: int | None, steps: int,
-         **kwargs: object) -> np.ndarray:
-    policy = lrbench.from_hf(name, lr=lr, num_warmup_steps=warmup, num_training_steps=total,
-                             **kwargs)
+def ours(
+    name: str, lr: float, warmup: int, total: int | None, steps: int, **kwargs: object
+) -> np.ndarray:
+    policy = lrbench.from_hf(
+        name, lr=lr, num_warmup_steps=warmup, num_training_steps=total, **kwargs
+    )
     assert lrbench.parse(str(policy)) == policy
     return policy.values(np.arange(steps))
 
@@ -61,14 +67,17 @@ def test_constant(lr: float, horizon: tuple[int, int]) -> None:
 
 
 @given(lr=lrs, horizon=horizons, floor=st.floats(0, 0.9), by_rate=st.booleans())
-def test_cosine_up_to_and_at_the_horizon(lr: float, horizon: tuple[int, int], floor: float,
-                                         by_rate: bool) -> None:
+def test_cosine_up_to_and_at_the_horizon(
+    lr: float, horizon: tuple[int, int], floor: float, by_rate: bool
+) -> None:
     total, warmup = horizon
     kwargs = {"min_lr_rate": floor} if by_rate else {"min_lr": lr * floor}
     expected = hf_lrs("cosine_with_min_lr", lr, warmup, total, total + 1, **kwargs)
     assert_close(ours("cosine_with_min_lr", lr, warmup, total, total + 1, **kwargs), expected)
-    assert_close(ours("cosine", lr, warmup, total, total + 1),
-                 hf_lrs("cosine", lr, warmup, total, total + 1))
+    assert_close(
+        ours("cosine", lr, warmup, total, total + 1),
+        hf_lrs("cosine", lr, warmup, total, total + 1),
+    )
 
 
 def test_cosine_past_the_horizon_stays_at_min_lr_where_hf_rises() -> None:
@@ -81,26 +90,31 @@ def test_cosine_past_the_horizon_stays_at_min_lr_where_hf_rises() -> None:
 def test_cosine_with_restarts(lr: float, horizon: tuple[int, int], cycles: int) -> None:
     total, warmup = horizon
     steps = total + 30
-    assert_close(ours("cosine_with_restarts", lr, warmup, total, steps, num_cycles=cycles),
-                 hf_lrs("cosine_with_restarts", lr, warmup, total, steps, num_cycles=cycles))
+    assert_close(
+        ours("cosine_with_restarts", lr, warmup, total, steps, num_cycles=cycles),
+        hf_lrs("cosine_with_restarts", lr, warmup, total, steps, num_cycles=cycles),
+    )
 
 
-@given(lr=st.floats(1e-3, 1.0), horizon=horizons, end=st.floats(0, 0.9),
-       power=st.floats(0.5, 3.0))
+@given(lr=st.floats(1e-3, 1.0), horizon=horizons, end=st.floats(0, 0.9), power=st.floats(0.5, 3.0))
 def test_polynomial(lr: float, horizon: tuple[int, int], end: float, power: float) -> None:
     total, warmup = horizon
     steps = total + 30
     kwargs = {"lr_end": lr * end, "power": power}
     assume(lr * end < lr)
-    assert_close(ours("polynomial", lr, warmup, total, steps, **kwargs),
-                 hf_lrs("polynomial", lr, warmup, total, steps, **kwargs))
+    assert_close(
+        ours("polynomial", lr, warmup, total, steps, **kwargs),
+        hf_lrs("polynomial", lr, warmup, total, steps, **kwargs),
+    )
 
 
 @given(lr=lrs, warmup=st.integers(0, 200), timescale=st.none() | st.integers(1, 5000))
 def test_inverse_sqrt(lr: float, warmup: int, timescale: int | None) -> None:
     kwargs = {} if timescale is None else {"timescale": timescale}
-    assert_close(ours("inverse_sqrt", lr, warmup, None, 600, **kwargs),
-                 hf_lrs("inverse_sqrt", lr, warmup, None, 600, **kwargs))
+    assert_close(
+        ours("inverse_sqrt", lr, warmup, None, 600, **kwargs),
+        hf_lrs("inverse_sqrt", lr, warmup, None, 600, **kwargs),
+    )
 
 
 @given(
@@ -111,13 +125,20 @@ def test_inverse_sqrt(lr: float, warmup: int, timescale: int | None) -> None:
     decay=st.sampled_from(["linear", "cosine", "1-sqrt"]),
     warm=st.sampled_from(["linear", "cosine", "1-sqrt"]),
 )
-def test_warmup_stable_decay(lr: float, total: int, split: tuple[float, float], ratio: float,
-                             decay: str, warm: str) -> None:
+def test_warmup_stable_decay(
+    lr: float, total: int, split: tuple[float, float], ratio: float, decay: str, warm: str
+) -> None:
     warmup = int(split[0] * total)
     decay_steps = max(1, int(split[1] * total))
     assume(warmup + decay_steps <= total and warmup < total)
-    kwargs = {"num_decay_steps": decay_steps, "min_lr_ratio": ratio, "decay_type": decay,
-              "warmup_type": warm}
+    kwargs = {
+        "num_decay_steps": decay_steps,
+        "min_lr_ratio": ratio,
+        "decay_type": decay,
+        "warmup_type": warm,
+    }
     steps = total + 30
-    assert_close(ours("warmup_stable_decay", lr, warmup, total, steps, **kwargs),
-                 hf_lrs("warmup_stable_decay", lr, warmup, total, steps, **kwargs))
+    assert_close(
+        ours("warmup_stable_decay", lr, warmup, total, steps, **kwargs),
+        hf_lrs("warmup_stable_decay", lr, warmup, total, steps, **kwargs),
+    )

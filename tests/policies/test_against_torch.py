@@ -17,8 +17,9 @@ lrs = st.floats(1e-5, 1.0)
 gammas = st.floats(0.5, 0.999)
 
 
-def torch_lrs(make: Callable[[torch.optim.Optimizer], object], steps: int, lr: float,
-              momentum: float = 0.0) -> np.ndarray:
+def torch_lrs(
+    make: Callable[[torch.optim.Optimizer], object], steps: int, lr: float, momentum: float = 0.0
+) -> np.ndarray:
     """The LR torch's scheduler applies at updates 0..steps-1 (read before each update)."""
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum)
@@ -38,8 +39,11 @@ def test_step_matches_steplr(lr: float, gamma: float, step_size: int, steps: int
     assert_close(policy.values(np.arange(steps)), expected)
 
 
-@given(lr=lrs, gamma=gammas, milestones=st.lists(st.integers(1, 300), min_size=1, max_size=5,
-                                                unique=True))
+@given(
+    lr=lrs,
+    gamma=gammas,
+    milestones=st.lists(st.integers(1, 300), min_size=1, max_size=5, unique=True),
+)
 def test_multistep_matches_multisteplr(lr: float, gamma: float, milestones: list[int]) -> None:
     milestones = sorted(milestones)
     policy = lrbench.parse(f"multistep(lr={lr!r},gamma={gamma!r},milestones={milestones})")
@@ -66,8 +70,7 @@ def test_poly_matches_polynomiallr(lr: float, total: int, power: float) -> None:
 def test_cosine_matches_cosineannealinglr(lr: float, floor: float, total: int) -> None:
     min_lr = lr * floor
     policy = lrbench.parse(f"cosine(lr={lr!r},min_lr={min_lr!r},total_steps={total})")
-    expected = torch_lrs(lambda o: lr_scheduler.CosineAnnealingLR(o, total, min_lr), total + 1,
-                         lr)
+    expected = torch_lrs(lambda o: lr_scheduler.CosineAnnealingLR(o, total, min_lr), total + 1, lr)
     assert_close(policy.values(np.arange(total + 1)), expected)
 
 
@@ -100,19 +103,35 @@ def test_cosine_restarts_matches_cosineannealingwarmrestarts(
     shape=st.sampled_from(["cos", "linear"]),
 )
 def test_one_cycle_matches_onecyclelr(
-    max_lr: float, total: int, pct: float, div: float, final_div: float, three_phase: bool,
-    shape: str
+    max_lr: float,
+    total: int,
+    pct: float,
+    div: float,
+    final_div: float,
+    three_phase: bool,
+    shape: str,
 ) -> None:
-    spec = (f"one_cycle(max_lr={max_lr!r},total_steps={total},pct_start={pct!r},"
-            f"div_factor={div!r},final_div_factor={final_div!r},"
-            f"three_phase={str(three_phase).lower()},anneal_shape={shape})")
+    spec = (
+        f"one_cycle(max_lr={max_lr!r},total_steps={total},pct_start={pct!r},"
+        f"div_factor={div!r},final_div_factor={final_div!r},"
+        f"three_phase={str(three_phase).lower()},anneal_shape={shape})"
+    )
     policy = lrbench.parse(spec)
     expected = torch_lrs(
         lambda o: lr_scheduler.OneCycleLR(
-            o, max_lr, total_steps=total, pct_start=pct, div_factor=div,
-            final_div_factor=final_div, three_phase=three_phase, anneal_strategy=shape,
-            cycle_momentum=False),
-        total, max_lr)
+            o,
+            max_lr,
+            total_steps=total,
+            pct_start=pct,
+            div_factor=div,
+            final_div_factor=final_div,
+            three_phase=three_phase,
+            anneal_strategy=shape,
+            cycle_momentum=False,
+        ),
+        total,
+        max_lr,
+    )
     assert_close(policy.values(np.arange(total)), expected)
     assert policy(total + 100) == policy(total - 1)
 
@@ -124,15 +143,22 @@ def test_one_cycle_matches_onecyclelr(
     gamma=st.floats(0.99, 0.99999),
     mode=st.sampled_from(["triangle", "triangle2", "triangle_exp"]),
 )
-def test_triangles_match_cycliclr(base: float, spread: float, half: int, gamma: float,
-                                  mode: str) -> None:
+def test_triangles_match_cycliclr(
+    base: float, spread: float, half: int, gamma: float, mode: str
+) -> None:
     max_lr = base * spread
-    torch_mode = {"triangle": "triangular", "triangle2": "triangular2",
-                  "triangle_exp": "exp_range"}[mode]
+    torch_mode = {
+        "triangle": "triangular",
+        "triangle2": "triangular2",
+        "triangle_exp": "exp_range",
+    }[mode]
     extra = f",gamma={gamma!r}" if mode == "triangle_exp" else ""
     policy = lrbench.parse(f"{mode}(min_lr={base!r},max_lr={max_lr!r},half_cycle={half}{extra})")
     expected = torch_lrs(
-        lambda o: lr_scheduler.CyclicLR(o, base, max_lr, step_size_up=half, mode=torch_mode,
-                                        gamma=gamma, cycle_momentum=False),
-        500, base)
+        lambda o: lr_scheduler.CyclicLR(
+            o, base, max_lr, step_size_up=half, mode=torch_mode, gamma=gamma, cycle_momentum=False
+        ),
+        500,
+        base,
+    )
     assert_close(policy.values(np.arange(500)), expected)

@@ -15,8 +15,9 @@ from lrbench.policies import LRBENCH_NAMES, get_policy_class, policy_names
 from tests.conftest import assert_close
 
 
-def lrbench_reference(name: str, t: int, k0: float, k1: float, gamma: float, p: float,
-                      l: float) -> float:  # noqa: E741
+def lrbench_reference(
+    name: str, t: int, k0: float, k1: float, gamma: float, p: float, l: float
+) -> float:  # noqa: E741
     """LRBench's published formulas, one step at a time, in its own trigonometric form."""
     tri = (2 / math.pi) * abs(math.asin(math.sin(math.pi * t / (2 * l))))
     dtri = (2 / math.pi) * abs(math.asin(math.sin(math.pi * (t + l) / (2 * l))))
@@ -26,10 +27,14 @@ def lrbench_reference(name: str, t: int, k0: float, k1: float, gamma: float, p: 
     upcos = 0.5 * (1 + math.cos(math.pi * (t / l + 1)))
     saw = -t / l - math.floor(-t / l)
     waves = {
-        "TRI": (tri, t / (2 * l)), "DTRI": (dtri, (t + l) / (2 * l)),
-        "SIN": (sin, t / (2 * l)), "DSIN": (dsin, (t + l) / (2 * l)),
-        "COS": (cos, (t + l) / (2 * l)), "UPCOS": (upcos, t / (2 * l)),
-        "RSW": (saw, t / l), "SINRSW": (math.sin(math.pi / 2 * saw), t / l),
+        "TRI": (tri, t / (2 * l)),
+        "DTRI": (dtri, (t + l) / (2 * l)),
+        "SIN": (sin, t / (2 * l)),
+        "DSIN": (dsin, (t + l) / (2 * l)),
+        "COS": (cos, (t + l) / (2 * l)),
+        "UPCOS": (upcos, t / (2 * l)),
+        "RSW": (saw, t / l),
+        "SINRSW": (math.sin(math.pi / 2 * saw), t / l),
         "COSRSW": (0.5 * (1 - math.cos(math.pi * saw)), t / l),
     }
     if name in waves:
@@ -49,8 +54,9 @@ def lrbench_reference(name: str, t: int, k0: float, k1: float, gamma: float, p: 
     }[name]()
 
 
-CYCLIC = [n for n in LRBENCH_NAMES if n not in ("FIX", "STEP", "NSTEP", "EXP", "INV", "POLY",
-                                                  "SIG")]
+CYCLIC = [
+    n for n in LRBENCH_NAMES if n not in ("FIX", "STEP", "NSTEP", "EXP", "INV", "POLY", "SIG")
+]
 
 
 def test_all_34_lrbench_policies_have_canonical_names() -> None:
@@ -59,10 +65,15 @@ def test_all_34_lrbench_policies_have_canonical_names() -> None:
 
 
 @pytest.mark.parametrize("lb_name", CYCLIC)
-@given(k0=st.floats(0, 0.05), k1=st.floats(0.06, 1.0), gamma=st.floats(0.99, 0.9999),
-       half=st.integers(1, 80))
-def test_cyclic_policies_match_lrbench_formulas(lb_name: str, k0: float, k1: float,
-                                                gamma: float, half: int) -> None:
+@given(
+    k0=st.floats(0, 0.05),
+    k1=st.floats(0.06, 1.0),
+    gamma=st.floats(0.99, 0.9999),
+    half=st.integers(1, 80),
+)
+def test_cyclic_policies_match_lrbench_formulas(
+    lb_name: str, k0: float, k1: float, gamma: float, half: int
+) -> None:
     config = {"lrPolicy": lb_name, "k0": k0, "k1": k1, "l": half}
     if lb_name.endswith("EXP"):
         config["gamma"] = gamma
@@ -73,10 +84,15 @@ def test_cyclic_policies_match_lrbench_formulas(lb_name: str, k0: float, k1: flo
     np.testing.assert_allclose(policy.values(steps), expected, rtol=1e-9, atol=1e-12)
 
 
-@given(k0=st.floats(1e-4, 1.0), gamma=st.floats(0.9, 0.999), p=st.floats(0.5, 3),
-       l=st.integers(1, 200))  # noqa: E741
-def test_classic_lrbench_policies_match_formulas(k0: float, gamma: float, p: float,
-                                                 l: int) -> None:  # noqa: E741
+@given(
+    k0=st.floats(1e-4, 1.0),
+    gamma=st.floats(0.9, 0.999),
+    p=st.floats(0.5, 3),
+    l=st.integers(1, 200),
+)  # noqa: E741
+def test_classic_lrbench_policies_match_formulas(
+    k0: float, gamma: float, p: float, l: int
+) -> None:  # noqa: E741
     steps = np.arange(l + 1)
     for name, config in {
         "FIX": {"k0": k0},
@@ -87,51 +103,69 @@ def test_classic_lrbench_policies_match_formulas(k0: float, gamma: float, p: flo
         "SIG": {"k0": k0, "gamma": gamma, "l": l},
     }.items():
         policy = lrbench.from_lrbench({"lrPolicy": name, **config})
-        expected = [lrbench_reference(name, int(t), config.get("k0", 0), config.get("k1", 0),
-                                      gamma, p, l) for t in steps]
+        expected = [
+            lrbench_reference(name, int(t), config.get("k0", 0), config.get("k1", 0), gamma, p, l)
+            for t in steps
+        ]
         assert_close(policy.values(steps), np.array(expected))
 
 
 def test_nstep_and_paper_style_poly() -> None:
-    nstep = lrbench.from_lrbench({"lrPolicy": "NSTEP", "k0": 0.05, "gamma": 0.1,
-                                  "l": [150, 180]})
+    nstep = lrbench.from_lrbench({"lrPolicy": "NSTEP", "k0": 0.05, "gamma": 0.1, "l": [150, 180]})
     assert nstep.values([0, 149, 150, 179, 180]).tolist() == pytest.approx(
-        [0.05, 0.05, 0.005, 0.005, 0.0005])
+        [0.05, 0.05, 0.005, 0.005, 0.0005]
+    )
     poly = lrbench.from_lrbench({"lrPolicy": "POLY", "k0": 0.1, "p": 2, "l": 100})
     assert poly(50) == pytest.approx(0.1 * 0.25)
 
 
-@pytest.mark.parametrize("shape,ramp", [
-    ("linear", lambda q: q),
-    ("cosine", lambda q: (1 - math.cos(math.pi * q)) / 2),
-    ("sqrt", lambda q: 1 - math.sqrt(1 - q)),
-])
-@given(lr=st.floats(1e-4, 1), init=st.floats(0, 0.5), warmup=st.integers(1, 100),
-       extra=st.integers(1, 200))
-def test_warmup_boundaries(shape: str, ramp, lr: float, init: float, warmup: int,
-                           extra: int) -> None:
+@pytest.mark.parametrize(
+    "shape,ramp",
+    [
+        ("linear", lambda q: q),
+        ("cosine", lambda q: (1 - math.cos(math.pi * q)) / 2),
+        ("sqrt", lambda q: 1 - math.sqrt(1 - q)),
+    ],
+)
+@given(
+    lr=st.floats(1e-4, 1),
+    init=st.floats(0, 0.5),
+    warmup=st.integers(1, 100),
+    extra=st.integers(1, 200),
+)
+def test_warmup_boundaries(
+    shape: str, ramp, lr: float, init: float, warmup: int, extra: int
+) -> None:
     total = warmup + extra
-    policy = lrbench.parse(f"cosine(lr={lr!r},min_lr={lr / 10!r},total_steps={total},"
-                           f"warmup_steps={warmup},warmup_init={init * lr!r},"
-                           f"warmup_shape={shape})")
+    policy = lrbench.parse(
+        f"cosine(lr={lr!r},min_lr={lr / 10!r},total_steps={total},"
+        f"warmup_steps={warmup},warmup_init={init * lr!r},"
+        f"warmup_shape={shape})"
+    )
     assert policy(0) == pytest.approx(init * lr, rel=1e-12, abs=0)
-    assert policy(warmup - 1) == pytest.approx(init * lr + (lr - init * lr) *
-                                               ramp((warmup - 1) / warmup), rel=1e-12)
+    assert policy(warmup - 1) == pytest.approx(
+        init * lr + (lr - init * lr) * ramp((warmup - 1) / warmup), rel=1e-12
+    )
     assert policy(warmup) == pytest.approx(lr, rel=1e-12)
     assert policy(total) == pytest.approx(lr / 10, rel=1e-12)
     assert policy(total + 10_000) == pytest.approx(lr / 10, rel=1e-12)
-    assert_close(policy.values(np.arange(warmup, total + 1)),
-                 lr / 10 + (lr - lr / 10) * 0.5 * (1 + np.cos(np.pi * np.arange(extra + 1)
-                                                            / extra)))
+    assert_close(
+        policy.values(np.arange(warmup, total + 1)),
+        lr / 10 + (lr - lr / 10) * 0.5 * (1 + np.cos(np.pi * np.arange(extra + 1) / extra)),
+    )
 
 
 def test_sequence_runs_each_stage_on_its_own_clock() -> None:
-    policy = lrbench.parse("sequence(stages=[exp(lr=0.1,gamma=0.9),"
-                           "cosine(lr=0.05,min_lr=0.01,total_steps=100)],boundaries=[50])")
+    policy = lrbench.parse(
+        "sequence(stages=[exp(lr=0.1,gamma=0.9),"
+        "cosine(lr=0.05,min_lr=0.01,total_steps=100)],boundaries=[50])"
+    )
     steps = np.arange(200)
-    expected = np.where(steps < 50, 0.1 * 0.9**steps,
-                        0.01 + 0.04 * 0.5 * (1 + np.cos(np.pi * np.minimum(steps - 50, 100)
-                                                        / 100)))
+    expected = np.where(
+        steps < 50,
+        0.1 * 0.9**steps,
+        0.01 + 0.04 * 0.5 * (1 + np.cos(np.pi * np.minimum(steps - 50, 100) / 100)),
+    )
     assert_close(policy.values(steps), expected)
 
 
@@ -174,14 +208,16 @@ def any_policy(draw: st.DrawFn, name: str | None = None, depth: int = 0) -> lrbe
             "fraction": st.floats(0.05, 0.45),
             "steps": st.integers(0, 20),
             "positive_steps": st.integers(30, 400),
-            "step_list": st.lists(st.integers(1, 300), min_size=1, max_size=3, unique=True)
-            .map(sorted),
+            "step_list": st.lists(st.integers(1, 300), min_size=1, max_size=3, unique=True).map(
+                sorted
+            ),
             "choice": st.sampled_from(spec.choices),
             "bool": st.booleans(),
             "name": st.sampled_from(["loss", "val_loss", "eval/acc"]),
             "policy": any_policy(draw(simple), depth + 1) if depth < 2 else st.nothing(),
-            "policy_list": st.lists(any_policy(draw(simple), depth + 1), min_size=1,
-                                    max_size=3) if depth < 2 else st.nothing(),
+            "policy_list": st.lists(any_policy(draw(simple), depth + 1), min_size=1, max_size=3)
+            if depth < 2
+            else st.nothing(),
         }[kind]
         kwargs[key] = draw(value)
     if name == "sequence":
@@ -203,15 +239,20 @@ def test_every_policy_round_trips_through_text_and_dict(policy: lrbench.Policy) 
 
 
 @given(policy=any_policy(), step=st.integers(0, 10_000))
-def test_call_equals_values_and_is_finite_and_positive(policy: lrbench.Policy,
-                                                       step: int) -> None:
+def test_call_equals_values_and_is_finite_and_positive(policy: lrbench.Policy, step: int) -> None:
     values = policy.values(np.arange(step, step + 50))
     assert np.all(np.isfinite(values)) and np.all(values >= 0)
     assert policy(step) == values[0]
 
 
-@pytest.mark.parametrize("name", [n for n in policy_names() if n in LRBENCH_NAMES.values()
-                                  and get_policy_class(n).param_specs().get("max_lr")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in policy_names()
+        if n in LRBENCH_NAMES.values() and get_policy_class(n).param_specs().get("max_lr")
+    ],
+)
 @given(data=st.data())
 def test_cyclic_policies_stay_within_bounds(name: str, data: st.DataObject) -> None:
     policy = data.draw(any_policy(name))

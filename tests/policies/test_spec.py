@@ -12,25 +12,30 @@ from lrbench.policies import policy_names
 
 
 def test_nested_sequence_from_the_issue() -> None:
-    spec = ("sequence(stages=[exp(lr=0.1,gamma=0.9),cosine(lr=0.05,min_lr=0.01,"
-            "total_steps=100)],boundaries=[50])")
+    spec = (
+        "sequence(stages=[exp(lr=0.1,gamma=0.9),cosine(lr=0.05,min_lr=0.01,"
+        "total_steps=100)],boundaries=[50])"
+    )
     policy = lrbench.parse(spec)
     assert str(policy) == spec
     assert policy(50) == 0.05
 
 
 def test_whitespace_quotes_trailing_commas_and_integral_floats() -> None:
-    a = lrbench.parse(" wsd( lr = 1e-3 , total_steps=1e3, decay_steps=100,"
-                      " decay_shape='sqrt', ) ")
+    a = lrbench.parse(" wsd( lr = 1e-3 , total_steps=1e3, decay_steps=100, decay_shape='sqrt', ) ")
     b = lrbench.parse("wsd(lr=0.001,total_steps=1000,decay_steps=100,decay_shape=sqrt)")
     assert a == b and str(a) == str(b)
 
 
 def test_dict_form_with_nested_policies() -> None:
-    data = {"name": "sequence", "boundaries": [10],
-            "stages": [{"name": "fixed", "lr": 0.1}, {"name": "exp", "lr": 0.1, "gamma": 0.5}]}
+    data = {
+        "name": "sequence",
+        "boundaries": [10],
+        "stages": [{"name": "fixed", "lr": 0.1}, {"name": "exp", "lr": 0.1, "gamma": 0.5}],
+    }
     assert lrbench.parse(data) == lrbench.parse(
-        "sequence(stages=[fixed(lr=0.1),exp(lr=0.1,gamma=0.5)],boundaries=[10])")
+        "sequence(stages=[fixed(lr=0.1),exp(lr=0.1,gamma=0.5)],boundaries=[10])"
+    )
 
 
 @pytest.mark.parametrize(
@@ -38,27 +43,41 @@ def test_dict_form_with_nested_policies() -> None:
     [
         ("cosin(lr=0.1,total_steps=10)", "unknown policy 'cosin'; did you mean cosine"),
         ("cosine(lr=0.1)", "missing parameter `total_steps` for policy cosine"),
-        ("cosine(lr=0.1,total_steps=10,warmup=3)",
-         "unknown parameter `warmup` for policy cosine; did you mean"),
+        (
+            "cosine(lr=0.1,total_steps=10,warmup=3)",
+            "unknown parameter `warmup` for policy cosine; did you mean",
+        ),
         ("fixed(lr=0)", "`fixed.lr` must be a finite number > 0, got lr=0"),
         ("fixed(lr=-0.1)", "`fixed.lr` must be a finite number > 0, got lr=-0.1"),
-        ("cosine(lr=0.1,min_lr=0.2,total_steps=10)",
-         "`cosine.min_lr` must be <= `lr`, got min_lr=0.2, lr=0.1"),
+        (
+            "cosine(lr=0.1,min_lr=0.2,total_steps=10)",
+            "`cosine.min_lr` must be <= `lr`, got min_lr=0.2, lr=0.1",
+        ),
         ("triangle(min_lr=0.2,max_lr=0.1,half_cycle=10)", "`triangle.min_lr` must be <= `max_lr`"),
-        ("linear(lr=0.1,total_steps=1000,warmup_steps=1200)",
-         "`linear.warmup_steps` must be < `total_steps`, got warmup_steps=1200, "
-         "total_steps=1000"),
-        ("multistep(lr=0.1,gamma=0.1,milestones=[30,10])",
-         "`multistep.milestones` must be sorted in strictly increasing order, got "
-         "milestones=[30, 10]"),
-        ("sequence(stages=[fixed(lr=1),fixed(lr=2)],boundaries=[5,3])",
-         "`sequence.boundaries` must be sorted"),
-        ("sequence(stages=[fixed(lr=1),fixed(lr=2)],boundaries=[])",
-         "one entry fewer than `stages`"),
+        (
+            "linear(lr=0.1,total_steps=1000,warmup_steps=1200)",
+            "`linear.warmup_steps` must be < `total_steps`, got warmup_steps=1200, "
+            "total_steps=1000",
+        ),
+        (
+            "multistep(lr=0.1,gamma=0.1,milestones=[30,10])",
+            "`multistep.milestones` must be sorted in strictly increasing order, got "
+            "milestones=[30, 10]",
+        ),
+        (
+            "sequence(stages=[fixed(lr=1),fixed(lr=2)],boundaries=[5,3])",
+            "`sequence.boundaries` must be sorted",
+        ),
+        (
+            "sequence(stages=[fixed(lr=1),fixed(lr=2)],boundaries=[])",
+            "one entry fewer than `stages`",
+        ),
         ("cosine(lr=0.1,total_steps=10.5)", "`cosine.total_steps` must be an integer >= 1"),
         ("cosine(lr=1e999,total_steps=10)", "`cosine.lr` must be a finite number > 0"),
-        ("wsd(lr=0.1,total_steps=10,decay_steps=5,decay_shape=exp)",
-         "`wsd.decay_shape` must be one of linear, cosine, sqrt, got decay_shape='exp'"),
+        (
+            "wsd(lr=0.1,total_steps=10,decay_steps=5,decay_shape=exp)",
+            "`wsd.decay_shape` must be one of linear, cosine, sqrt, got decay_shape='exp'",
+        ),
         ("cosine(lr 0.1)", "at column 11: expected '=' after parameter 'lr', got '0.1'"),
         ("cosine(lr=0.1", "at column 14: expected ',' between parameters, got the end"),
         ("cosine(lr=0.1,total_steps=10))", "unexpected ')' after the policy"),
@@ -90,13 +109,42 @@ def test_bad_dicts_and_types() -> None:
 
 
 ALPHABET = "()[],=.'\"-+eE0123456789 _abcdfilmnoprstxyz"
-WORDS = st.sampled_from([*policy_names(), "lr", "min_lr", "total_steps", "warmup_steps",
-                         "gamma", "stages", "boundaries", "=", "(", ")", "[", "]", ",", "0.1",
-                         "1e-3", "-1", "100", "true", "'x'", "inf", "nan", " "])
+WORDS = st.sampled_from(
+    [
+        *policy_names(),
+        "lr",
+        "min_lr",
+        "total_steps",
+        "warmup_steps",
+        "gamma",
+        "stages",
+        "boundaries",
+        "=",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        "0.1",
+        "1e-3",
+        "-1",
+        "100",
+        "true",
+        "'x'",
+        "inf",
+        "nan",
+        " ",
+    ]
+)
 
 
-@given(st.one_of(st.text(ALPHABET, max_size=60), st.text(max_size=30),
-                 st.lists(WORDS, max_size=25).map("".join)))
+@given(
+    st.one_of(
+        st.text(ALPHABET, max_size=60),
+        st.text(max_size=30),
+        st.lists(WORDS, max_size=25).map("".join),
+    )
+)
 def test_fuzz_any_string_parses_or_raises_config_error(text: str) -> None:
     try:
         policy = lrbench.parse(text)
@@ -106,13 +154,24 @@ def test_fuzz_any_string_parses_or_raises_config_error(text: str) -> None:
     assert lrbench.parse(str(policy)) == policy
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=5),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["name", "lr", "stages", "policy", "total_steps"]),
-                      children, max_size=4),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.floats(allow_nan=True)
+        | st.integers()
+        | st.text(max_size=5),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["name", "lr", "stages", "policy", "total_steps"]),
+                children,
+                max_size=4,
+            )
+        ),
+        max_leaves=12,
+    )
+)
 def test_fuzz_any_dict_builds_or_raises_config_error(data: object) -> None:
     if isinstance(data, dict):
         data.setdefault("name", "sequence")

@@ -50,11 +50,17 @@ class PlateauTracker:
 
     def _improves(self, value: float) -> bool:
         if self.mode == "min":
-            bound = self.best * (1 - self.threshold) if self.threshold_mode == "rel" else (
-                self.best - self.threshold)
+            bound = (
+                self.best * (1 - self.threshold)
+                if self.threshold_mode == "rel"
+                else (self.best - self.threshold)
+            )
             return value < bound
-        bound = self.best * (1 + self.threshold) if self.threshold_mode == "rel" else (
-            self.best + self.threshold)
+        bound = (
+            self.best * (1 + self.threshold)
+            if self.threshold_mode == "rel"
+            else (self.best + self.threshold)
+        )
         return value > bound
 
     def update(self, value: float) -> bool:
@@ -75,8 +81,11 @@ class PlateauTracker:
 
     def state_dict(self) -> dict[str, Any]:
         """The mutable part: best value, bad-report count, cooldown left."""
-        return {"best": self.best, "bad_reports": self.bad_reports,
-                "cooldown_left": self.cooldown_left}
+        return {
+            "best": self.best,
+            "bad_reports": self.bad_reports,
+            "cooldown_left": self.cooldown_left,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what `state_dict` returned."""
@@ -117,18 +126,21 @@ class AdaptivePolicy(Policy):
     shared_options = ("metric", "mode", "patience", "threshold", "threshold_mode", "cooldown")
 
     metric: str = param("name", "the reported metric to watch", "loss")
-    mode: str = param("choice", "min: lower is better; max: higher is better", "min",
-                      choices=MODES)
+    mode: str = param(
+        "choice", "min: lower is better; max: higher is better", "min", choices=MODES
+    )
     patience: int = param("steps", "reports without improvement tolerated", 10)
     threshold: float = param("rate", "minimum change that counts as improvement", 1e-4)
-    threshold_mode: str = param("choice", "rel: relative to the best; abs: absolute", "rel",
-                                choices=THRESHOLD_MODES)
+    threshold_mode: str = param(
+        "choice", "rel: relative to the best; abs: absolute", "rel", choices=THRESHOLD_MODES
+    )
     cooldown: int = param("steps", "reports to wait after an action before counting again", 0)
 
     def tracker(self) -> PlateauTracker:
         """A fresh plateau detector with this policy's options."""
-        return PlateauTracker(self.mode, self.threshold, self.threshold_mode, self.patience,
-                              self.cooldown)
+        return PlateauTracker(
+            self.mode, self.threshold, self.threshold_mode, self.patience, self.cooldown
+        )
 
     def controller(self) -> Controller:
         """A fresh controller holding this policy's state for one run."""
@@ -262,8 +274,11 @@ class _SwitchController(Controller):
             self.switched_at = step
 
     def state_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "switched_at": self.switched_at,
-                "tracker": self.tracker.state_dict()}
+        return {
+            "index": self.index,
+            "switched_at": self.switched_at,
+            "tracker": self.tracker.state_dict(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.index = int(state["index"])

@@ -500,9 +500,7 @@ class OneCycle(Policy):
     total_steps: int = param("positive_steps", "length of the cycle")
     pct_start: float = param("fraction", "fraction of the cycle spent increasing", 0.3)
     div_factor: float = param("positive", "initial LR = max_lr / div_factor", 25.0)
-    final_div_factor: float = param(
-        "positive", "final LR = initial LR / final_div_factor", 1e4
-    )
+    final_div_factor: float = param("positive", "final LR = initial LR / final_div_factor", 1e4)
     three_phase: bool = param("bool", "return to the initial LR before the final anneal", False)
     anneal_shape: str = param(
         "choice", "annealing within a phase", "cos", choices=("cos", "linear")
@@ -516,8 +514,11 @@ class OneCycle(Policy):
         last = float(self.total_steps - 1)
         if self.three_phase:
             fall_end = float(2 * self.pct_start * self.total_steps) - 2
-            return [(rise_end, initial, self.max_lr), (fall_end, self.max_lr, initial),
-                    (last, initial, final)]
+            return [
+                (rise_end, initial, self.max_lr),
+                (fall_end, self.max_lr, initial),
+                (last, initial, final),
+            ]
         return [(rise_end, initial, self.max_lr), (last, self.max_lr, final)]
 
     def _check(self) -> None:

@@ -77,12 +77,20 @@ def _cosine_with_restarts(lr: float, warmup: int, total: int, num_cycles: float 
     if not isinstance(num_cycles, (int, float)) or num_cycles <= 0:
         raise ConfigError(f"`num_cycles` must be > 0, got num_cycles={num_cycles!r}")
     period = (total - warmup) / num_cycles
-    return build("cosine_restarts", {"lr": lr, "period": period, "total_steps": total,
-                                     "warmup_steps": warmup})
+    return build(
+        "cosine_restarts",
+        {"lr": lr, "period": period, "total_steps": total, "warmup_steps": warmup},
+    )
 
 
-def _hf_cosine(lr: float, warmup: int, total: int, num_cycles: float = 0.5,
-               min_lr: float | None = None, min_lr_rate: float | None = None) -> Policy:
+def _hf_cosine(
+    lr: float,
+    warmup: int,
+    total: int,
+    num_cycles: float = 0.5,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+) -> Policy:
     if num_cycles != 0.5:
         raise ConfigError(
             f"`num_cycles` must be 0.5 (one half cosine) for cosine, got num_cycles={num_cycles!r};"
@@ -91,14 +99,22 @@ def _hf_cosine(lr: float, warmup: int, total: int, num_cycles: float = 0.5,
     if min_lr is not None and min_lr_rate is not None:
         raise ConfigError("give only one of `min_lr` and `min_lr_rate`")
     floor = min_lr if min_lr is not None else lr * (min_lr_rate or 0.0)
-    return build("cosine", {"lr": lr, "min_lr": floor, "total_steps": total,
-                            "warmup_steps": warmup})
+    return build(
+        "cosine", {"lr": lr, "min_lr": floor, "total_steps": total, "warmup_steps": warmup}
+    )
 
 
-def _hf_wsd(lr: float, warmup: int, total: int | None, num_decay_steps: int,
-            num_stable_steps: int | None = None, warmup_type: str = "linear",
-            decay_type: str = "cosine", min_lr_ratio: float = 0.0,
-            num_cycles: float = 0.5) -> Policy:
+def _hf_wsd(
+    lr: float,
+    warmup: int,
+    total: int | None,
+    num_decay_steps: int,
+    num_stable_steps: int | None = None,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0.0,
+    num_cycles: float = 0.5,
+) -> Policy:
     if num_cycles != 0.5:
         raise ConfigError(f"`num_cycles` must be 0.5 for wsd, got num_cycles={num_cycles!r}")
     shapes = {"linear": "linear", "cosine": "cosine", "1-sqrt": "sqrt"}
@@ -109,18 +125,33 @@ def _hf_wsd(lr: float, warmup: int, total: int | None, num_decay_steps: int,
         total = warmup + num_stable_steps + num_decay_steps
     if total is None:
         raise ConfigError("warmup_stable_decay needs `num_training_steps` or `num_stable_steps`")
-    return build("wsd", {"lr": lr, "min_lr": lr * min_lr_ratio, "total_steps": total,
-                         "warmup_steps": warmup, "decay_steps": num_decay_steps,
-                         "decay_shape": shapes[decay_type],
-                         "warmup_shape": shapes[warmup_type]})
+    return build(
+        "wsd",
+        {
+            "lr": lr,
+            "min_lr": lr * min_lr_ratio,
+            "total_steps": total,
+            "warmup_steps": warmup,
+            "decay_steps": num_decay_steps,
+            "decay_shape": shapes[decay_type],
+            "warmup_shape": shapes[warmup_type],
+        },
+    )
 
 
 def _hf_plateau(lr: float, warmup: int, total: int | None, **kwargs: Any) -> Policy:
     if warmup:
         raise ConfigError("reduce_lr_on_plateau takes no warmup (num_warmup_steps=0)")
-    keys = {"mode": "mode", "factor": "factor", "patience": "patience",
-            "threshold": "threshold", "threshold_mode": "threshold_mode",
-            "cooldown": "cooldown", "min_lr": "min_lr", "eps": "eps"}
+    keys = {
+        "mode": "mode",
+        "factor": "factor",
+        "patience": "patience",
+        "threshold": "threshold",
+        "threshold_mode": "threshold_mode",
+        "cooldown": "cooldown",
+        "min_lr": "min_lr",
+        "eps": "eps",
+    }
     return build("plateau", {"lr": lr, **{keys.get(k, k): v for k, v in kwargs.items()}})
 
 
@@ -157,16 +188,30 @@ def from_hf(
         if name == "constant_with_warmup":
             return build("fixed", {"lr": lr, "warmup_steps": warmup, **kw})
         if name == "linear":
-            return build("linear", {"lr": lr, "total_steps": _require_total(name, total),
-                                    "warmup_steps": warmup, **kw})
+            return build(
+                "linear",
+                {
+                    "lr": lr,
+                    "total_steps": _require_total(name, total),
+                    "warmup_steps": warmup,
+                    **kw,
+                },
+            )
         if name in ("cosine", "cosine_with_min_lr"):
             return _hf_cosine(lr, warmup, _require_total(name, total), **kw)
         if name == "cosine_with_restarts":
             return _cosine_with_restarts(lr, warmup, _require_total(name, total), **kw)
         if name == "polynomial":
-            return build("poly", {"lr": lr, "min_lr": kw.pop("lr_end", 1e-7),
-                                  "total_steps": _require_total(name, total),
-                                  "warmup_steps": warmup, **kw})
+            return build(
+                "poly",
+                {
+                    "lr": lr,
+                    "min_lr": kw.pop("lr_end", 1e-7),
+                    "total_steps": _require_total(name, total),
+                    "warmup_steps": warmup,
+                    **kw,
+                },
+            )
         if name == "inverse_sqrt":
             return build("inverse_sqrt", {"lr": lr, "warmup_steps": warmup, **kw})
         if name == "warmup_stable_decay":
@@ -175,7 +220,9 @@ def from_hf(
             return _hf_plateau(lr, warmup, total, **kw)
     except TypeError as error:  # an option the scheduler does not take
         raise ConfigError(f"bad option for Hugging Face scheduler {name!r}: {error}") from None
-    supported = ("constant, constant_with_warmup, linear, cosine, cosine_with_min_lr, "
-                 "cosine_with_restarts, polynomial, inverse_sqrt, warmup_stable_decay, "
-                 "reduce_lr_on_plateau")
+    supported = (
+        "constant, constant_with_warmup, linear, cosine, cosine_with_min_lr, "
+        "cosine_with_restarts, polynomial, inverse_sqrt, warmup_stable_decay, "
+        "reduce_lr_on_plateau"
+    )
     raise ConfigError(f"unsupported Hugging Face scheduler {name!r} (supported: {supported})")

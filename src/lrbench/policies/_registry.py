@@ -36,6 +36,5 @@ def get_policy_class(name: str) -> type[Policy]:
         close = difflib.get_close_matches(str(name), _REGISTRY, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(
-            f"unknown policy {name!r}{hint} (`lrbench policies` lists all "
-            f"{len(_REGISTRY)})"
+            f"unknown policy {name!r}{hint} (`lrbench policies` lists all {len(_REGISTRY)})"
         ) from None

@@ -46,8 +46,7 @@ def build(name: str, kwargs: Mapping[str, Any]) -> Policy:
             close = difflib.get_close_matches(key, specs, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(
-                f"unknown parameter `{key}` for policy {name}{hint} "
-                f"(valid: {', '.join(specs)})"
+                f"unknown parameter `{key}` for policy {name}{hint} (valid: {', '.join(specs)})"
             )
     missing = [k for k in specs if k not in kwargs and k not in cls.defaults()]
     if missing:
@@ -203,5 +202,7 @@ def parse(spec: str | Mapping[str, Any] | Policy) -> Policy:
     if not isinstance(spec, str):
         raise ConfigError(f"a policy spec must be a string or a dict, got {type(spec).__name__}")
     if not spec.strip():
-        raise ConfigError("empty policy spec; expected something like cosine(lr=0.1,total_steps=1000)")
+        raise ConfigError(
+            "empty policy spec; expected something like cosine(lr=0.1,total_steps=1000)"
+        )
     return _Parser(spec).parse()
