@@ -7,9 +7,9 @@ import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from tests.conftest import assert_close
 
 import lrbench
-from tests.conftest import assert_close
 
 transformers = pytest.importorskip("transformers")
 

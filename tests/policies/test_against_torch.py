@@ -8,10 +8,10 @@ import numpy as np
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import assert_close
 from torch.optim import lr_scheduler
 
 import lrbench
-from tests.conftest import assert_close
 
 lrs = st.floats(1e-5, 1.0)
 gammas = st.floats(0.5, 0.999)

@@ -9,33 +9,33 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from tests.conftest import assert_close
 
 import lrbench
 from lrbench.policies import LRBENCH_NAMES, get_policy_class, policy_names
-from tests.conftest import assert_close
 
 
 def lrbench_reference(
-    name: str, t: int, k0: float, k1: float, gamma: float, p: float, l: float
-) -> float:  # noqa: E741
+    name: str, t: int, k0: float, k1: float, gamma: float, p: float, length: float
+) -> float:
     """LRBench's published formulas, one step at a time, in its own trigonometric form."""
-    tri = (2 / math.pi) * abs(math.asin(math.sin(math.pi * t / (2 * l))))
-    dtri = (2 / math.pi) * abs(math.asin(math.sin(math.pi * (t + l) / (2 * l))))
-    sin = abs(math.sin(math.pi * t / (2 * l)))
-    dsin = abs(math.sin(math.pi * (t + l) / (2 * l)))
-    cos = 0.5 * (1 + math.cos(math.pi * t / l))
-    upcos = 0.5 * (1 + math.cos(math.pi * (t / l + 1)))
-    saw = -t / l - math.floor(-t / l)
+    tri = (2 / math.pi) * abs(math.asin(math.sin(math.pi * t / (2 * length))))
+    dtri = (2 / math.pi) * abs(math.asin(math.sin(math.pi * (t + length) / (2 * length))))
+    sin = abs(math.sin(math.pi * t / (2 * length)))
+    dsin = abs(math.sin(math.pi * (t + length) / (2 * length)))
+    cos = 0.5 * (1 + math.cos(math.pi * t / length))
+    upcos = 0.5 * (1 + math.cos(math.pi * (t / length + 1)))
+    saw = -t / length - math.floor(-t / length)
     waves = {
-        "TRI": (tri, t / (2 * l)),
-        "DTRI": (dtri, (t + l) / (2 * l)),
-        "SIN": (sin, t / (2 * l)),
-        "DSIN": (dsin, (t + l) / (2 * l)),
-        "COS": (cos, (t + l) / (2 * l)),
-        "UPCOS": (upcos, t / (2 * l)),
-        "RSW": (saw, t / l),
-        "SINRSW": (math.sin(math.pi / 2 * saw), t / l),
-        "COSRSW": (0.5 * (1 - math.cos(math.pi * saw)), t / l),
+        "TRI": (tri, t / (2 * length)),
+        "DTRI": (dtri, (t + length) / (2 * length)),
+        "SIN": (sin, t / (2 * length)),
+        "DSIN": (dsin, (t + length) / (2 * length)),
+        "COS": (cos, (t + length) / (2 * length)),
+        "UPCOS": (upcos, t / (2 * length)),
+        "RSW": (saw, t / length),
+        "SINRSW": (math.sin(math.pi / 2 * saw), t / length),
+        "COSRSW": (0.5 * (1 - math.cos(math.pi * saw)), t / length),
     }
     if name in waves:
         return (k1 - k0) * waves[name][0] + k0
@@ -46,11 +46,11 @@ def lrbench_reference(
         return (k1 - k0) * waves[name[:-3]][0] * gamma**t + k0
     return {
         "FIX": lambda: k0,
-        "STEP": lambda: k0 * gamma ** math.floor(t / l),
+        "STEP": lambda: k0 * gamma ** math.floor(t / length),
         "EXP": lambda: k0 * gamma**t,
         "INV": lambda: k0 * (1 + gamma * t) ** (-p),
-        "POLY": lambda: (k1 - k0) * (1 - t / l) ** p + k0,
-        "SIG": lambda: k0 / (1 + math.exp(-gamma * (t - l))),
+        "POLY": lambda: (k1 - k0) * (1 - t / length) ** p + k0,
+        "SIG": lambda: k0 / (1 + math.exp(-gamma * (t - length))),
     }[name]()
 
 
@@ -88,23 +88,25 @@ def test_cyclic_policies_match_lrbench_formulas(
     k0=st.floats(1e-4, 1.0),
     gamma=st.floats(0.9, 0.999),
     p=st.floats(0.5, 3),
-    l=st.integers(1, 200),
-)  # noqa: E741
+    length=st.integers(1, 200),
+)
 def test_classic_lrbench_policies_match_formulas(
-    k0: float, gamma: float, p: float, l: int
-) -> None:  # noqa: E741
-    steps = np.arange(l + 1)
+    k0: float, gamma: float, p: float, length: int
+) -> None:
+    steps = np.arange(length + 1)
     for name, config in {
         "FIX": {"k0": k0},
-        "STEP": {"k0": k0, "gamma": gamma, "l": l},
+        "STEP": {"k0": k0, "gamma": gamma, "l": length},
         "EXP": {"k0": k0, "gamma": gamma},
         "INV": {"k0": k0, "gamma": gamma, "p": p},
-        "POLY": {"k0": k0 / 10, "k1": k0, "p": p, "l": l},
-        "SIG": {"k0": k0, "gamma": gamma, "l": l},
+        "POLY": {"k0": k0 / 10, "k1": k0, "p": p, "l": length},
+        "SIG": {"k0": k0, "gamma": gamma, "l": length},
     }.items():
         policy = lrbench.from_lrbench({"lrPolicy": name, **config})
         expected = [
-            lrbench_reference(name, int(t), config.get("k0", 0), config.get("k1", 0), gamma, p, l)
+            lrbench_reference(
+                name, int(t), config.get("k0", 0), config.get("k1", 0), gamma, p, length
+            )
             for t in steps
         ]
         assert_close(policy.values(steps), np.array(expected))

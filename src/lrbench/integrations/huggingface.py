@@ -50,7 +50,7 @@ def create_scheduler(
     return LRBenchScheduler(optimizer, policy, lr_multipliers=lr_multipliers)
 
 
-class LRBenchCallback(TrainerCallback):  # type: ignore[misc]
+class LRBenchCallback(TrainerCallback):
     """Drives or watches the LR inside a Hugging Face `Trainer`.
 
     Args:

@@ -1,6 +1,7 @@
 """Lightning integration: a `Callback` that applies an LRBench policy to a `Trainer`'s optimizers.
 
-    trainer = lightning.Trainer(callbacks=[LRBenchCallback("one_cycle(max_lr=0.01,total_steps=500)")])
+    callback = LRBenchCallback("one_cycle(max_lr=0.01,total_steps=500)")
+    trainer = lightning.Trainer(callbacks=[callback])
 
 The callback sets every optimizer's LR before each batch from `trainer.global_step` (the number
 of optimizer updates done), records the training loss and stops training on divergence, passes
@@ -25,7 +26,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 __all__ = ["LRBenchCallback"]
 
 
-class LRBenchCallback(Callback):  # type: ignore[misc]
+class LRBenchCallback(Callback):
     """Applies a policy to a Lightning `Trainer`'s optimizers and watches the run.
 
     Args:

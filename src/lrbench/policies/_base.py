@@ -8,6 +8,7 @@ each one from its kind, then calls the policy's own cross-field `_check()`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -121,7 +122,7 @@ def coerce(policy: str, name: str, spec: Param, value: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise _fail(policy, name, value, rule)
         items = tuple(_integer(policy, name, v, rule, 1) for v in value)
-        if any(b <= a for a, b in zip(items, items[1:])):
+        if any(b <= a for a, b in itertools.pairwise(items)):
             raise ConfigError(
                 f"`{policy}.{name}` must be sorted in strictly increasing order, got {name}="
                 f"{list(items)!r}"
@@ -217,7 +218,8 @@ class Policy:
     @classmethod
     def param_specs(cls) -> dict[str, Param]:
         """Parameter declarations in spec order: the policy's own first, shared options last."""
-        own, shared = {}, {}
+        own: dict[str, Param] = {}
+        shared: dict[str, Param] = {}
         for field in dataclasses.fields(cls):
             target = shared if field.name in cls.shared_options else own
             target[field.name] = field.metadata["param"]

@@ -7,17 +7,17 @@ waves and `half_cycle` for the restart (RSW) waves; `shift = half_cycle` for the
 start at the top (`d*`, and LRBench's `cos*`), else 0. Amplitude: 1, or halved every cycle
 (`*2`: `2 ** -floor(u)`), or `gamma ** t` (`*_exp`).
 
-The 27 classes are generated from one table (`_STEMS` x `_AMPLITUDES`); each one's docstring gives its
-formula. Reference: Wu et al., "Demystifying Learning Rate Policies for High Accuracy Training
-of Deep Neural Networks" (IEEE BigData 2019); Smith, "Cyclical Learning Rates for Training
-Neural Networks" (WACV 2017).
+The 27 classes are generated from one table (`_STEMS` x `_AMPLITUDES`); each one's
+docstring gives its formula. Reference: Wu et al., "Demystifying Learning Rate Policies for
+High Accuracy Training of Deep Neural Networks" (IEEE BigData 2019); Smith, "Cyclical Learning
+Rates for Training Neural Networks" (WACV 2017).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -153,7 +153,8 @@ def _make_cyclic(
         f"LRBench's {lrbench_name} policy.\n\n    Formula: `{formula}`.\n\n"
         f"    Step 0: `{start}`{jump}. Same as: {same_as}.\n"
     )
-    namespace = {
+    qualname = "".join(part.capitalize() for part in name.split("_"))
+    namespace: dict[str, Any] = {
         "name": name,
         "formula": formula,
         "same_as": same_as,
@@ -163,9 +164,9 @@ def _make_cyclic(
         "lrbench_name": lrbench_name,
         "__doc__": doc,
         "__module__": __name__,
-        "__qualname__": "".join(part.capitalize() for part in name.split("_")),
+        "__qualname__": qualname,
     }
-    cls = type(namespace["__qualname__"], (base,), namespace)
+    cls = type(qualname, (base,), namespace)
     return register(dataclasses.dataclass(frozen=True, kw_only=True, repr=False)(cls))
 
 

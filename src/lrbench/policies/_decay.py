@@ -415,8 +415,8 @@ class CosineRestarts(WithWarmup):
     """Cosine annealing with warm restarts (SGDR).
 
     Formula: `min_lr + (lr - min_lr) * (1 + cos(pi * c / L)) / 2` at position `c` of a cycle of
-    length `L`; cycle `i` lasts `period * period_mult ** i` steps. Step 0 (or the end of warmup) and
-    every restart: `lr`. With `total_steps`, the LR stays at `min_lr` from `total_steps` on.
+    length `L`; cycle `i` lasts `period * period_mult ** i` steps. Step 0 (or the end of warmup)
+    and every restart: `lr`. With `total_steps`, the LR stays at `min_lr` from `total_steps` on.
 
     Example:
         >>> import lrbench

@@ -1,4 +1,4 @@
-"""Importers from other vocabularies: the original LRBench dicts and Hugging Face scheduler names."""
+"""Importers from other vocabularies: original LRBench dicts and Hugging Face scheduler names."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def _hf_cosine(
 ) -> Policy:
     if num_cycles != 0.5:
         raise ConfigError(
-            f"`num_cycles` must be 0.5 (one half cosine) for cosine, got num_cycles={num_cycles!r};"
+            f"`num_cycles` must be 0.5 (half a cosine) for cosine, got num_cycles={num_cycles!r};"
             " use cosine_restarts for several cycles"
         )
     if min_lr is not None and min_lr_rate is not None:

@@ -82,7 +82,7 @@ class _Parser:
 
     def column(self) -> int:
         if self.index < len(self.tokens):
-            kind, value, end = self.tokens[self.index]
+            _, value, end = self.tokens[self.index]
             return end - len(value) + 1
         return len(self.text) + 1
 
