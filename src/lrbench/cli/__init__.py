@@ -1,0 +1,1 @@
+"""The `lrbench` command line (Typer). Only this package prints."""

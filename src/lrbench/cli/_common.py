@@ -1,0 +1,36 @@
+"""Options and output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+
+class OutputFormat(str, enum.Enum):
+    """Output of listing commands: for people, or one JSON document for programs."""
+
+    human = "human"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="human: tables for people; json: one JSON document."),
+]
+
+StepsOption = Annotated[
+    int, typer.Option("--steps", "-n", min=1, help="Number of steps to evaluate (>= 1).")
+]
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Write exactly one JSON document to stdout."""
+    sys.stdout.write(json.dumps(data) + "\n")

@@ -1,0 +1,57 @@
+"""The `lrbench` application: one module per command, errors as one line with exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from lrbench.cli import demo, plot, policies, schedule
+from lrbench.cli._common import stderr
+from lrbench.exceptions import LRBenchError
+
+app = typer.Typer(
+    name="lrbench",
+    help="LRBench++: benchmark, select and tune learning-rate policies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("policies", help=policies.HELP)(policies.policies)
+app.command("schedule", help=schedule.HELP)(schedule.schedule)
+app.command("plot", help=plot.HELP)(plot.plot)
+app.command("demo", help=demo.HELP)(demo.demo)
+
+# Typer's usage errors (bad option values, missing arguments) all derive from this class of its
+# bundled Click; it is reached through the public `typer.BadParameter` to stay on public API.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _fail(message: str, command: str | None = None) -> int:
+    hint = f" (see `lrbench {command} --help`)" if command else ""
+    stderr.print(f"lrbench: error: {message}{hint}", markup=False, highlight=False)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; known errors print one line on stderr and return exit code 2."""
+    args = sys.argv[1:] if argv is None else argv
+    command = next((a for a in args if not a.startswith("-")), None)
+    try:
+        result = app(args=args, prog_name="lrbench", standalone_mode=False)
+    except LRBenchError as error:
+        code = _fail(str(error))
+    except _USAGE_ERROR as error:
+        code = _fail(error.format_message(), command)  # type: ignore[attr-defined]
+    except (KeyboardInterrupt, typer.Abort):
+        code = _fail("interrupted")
+    else:
+        code = result if isinstance(result, int) else 0
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()
