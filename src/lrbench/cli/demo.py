@@ -7,7 +7,7 @@ figure (overlay and small multiples) and a table of LRs at milestones of the run
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -62,7 +62,7 @@ def demo(
     schedule_figure(curves, log_y=True).savefig(overlay)
     schedule_grid_figure(curves).savefig(grid)
     marks = [0, steps // 10, steps // 4, steps // 2, 3 * steps // 4, steps - 1]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "policy": spec,
             "lr": {str(m): float(values[m]) for m in marks},

@@ -25,7 +25,9 @@ app.command("demo", help=demo.HELP)(demo.demo)
 
 # Typer's usage errors (bad option values, missing arguments) all derive from this class of its
 # bundled Click; it is reached through the public `typer.BadParameter` to stay on public API.
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
 
 
 def _fail(message: str, command: str | None = None) -> int:
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except LRBenchError as error:
         code = _fail(str(error))
     except _USAGE_ERROR as error:
-        code = _fail(error.format_message(), command)  # type: ignore[attr-defined]
+        code = _fail(getattr(error, "format_message", error.__str__)(), command)
     except (KeyboardInterrupt, typer.Abort):
         code = _fail("interrupted")
     else:
