@@ -1,0 +1,148 @@
+"""The `lrbench` command: outputs, exit codes, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrbench
+from lrbench.cli.main import main
+from lrbench.policies import policy_names
+
+LRBENCH = str(Path(sys.executable).parent / "lrbench")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real installed command, as a user runs it."""
+    return subprocess.run([LRBENCH, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_schedule_json_is_exactly_one_array_of_n_numbers() -> None:
+    spec = "cosine(lr=0.1,min_lr=0.001,total_steps=100,warmup_steps=10)"
+    result = run("schedule", spec, "--steps", "120", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert len(values) == 120 and all(isinstance(v, float) for v in values)
+    np.testing.assert_array_equal(values, lrbench.parse(spec).values(np.arange(120)))
+
+
+def test_schedule_csv_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "exp(lr=0.5,gamma=0.5)", "-n", "3", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "step,lr\n0,0.5\n1,0.25\n2,0.125\n"
+    assert main(["schedule", "exp(lr=0.5,gamma=0.5)", "-n", "2", "--start", "10"]) == 0
+    assert capsys.readouterr().out.split("\n")[1:3] == [
+        "  10  0.00048828125",
+        "  11  0.00024414062",
+    ]
+
+
+def test_policies_lists_every_policy_with_parameters_and_formula(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["policies", "--format", "json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert sorted(e["name"] for e in entries) == sorted(policy_names())
+    cosine = next(e for e in entries if e["name"] == "cosine")
+    assert cosine["formula"] and "torch CosineAnnealingLR" in cosine["same_as"]
+    assert {p["name"]: p["required"] for p in cosine["parameters"]}["total_steps"] is True
+    assert main(["policies"]) == 0
+    human = capsys.readouterr().out
+    assert all(name in human for name in ("wsd", "cos_rsw_exp", "switch_on_plateau"))
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_plot_writes_png_and_svg(tmp_path: Path) -> None:
+    png = tmp_path / "lr.png"
+    result = run(
+        "plot",
+        "cosine(lr=0.1,total_steps=100)",
+        "triangle(min_lr=0.01,max_lr=0.1,half_cycle=10)",
+        "-n",
+        "100",
+        "-o",
+        str(png),
+    )
+    assert result.returncode == 0, result.stderr
+    assert png_size(png) == (1600, 1000)
+    svg = tmp_path / "sub" / "lr.svg"
+    assert main(["plot", "exp(lr=0.1,gamma=0.9)", "-n", "50", "--log-y", "-o", str(svg)]) == 0
+    assert svg.read_text().lstrip().startswith("<?xml") and "</svg>" in svg.read_text()
+
+
+def test_demo_writes_figures_and_a_table(tmp_path: Path) -> None:
+    result = run("demo", "-o", str(tmp_path), "--steps", "200", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["policies"]) >= 10
+    for figure in report["figures"]:
+        assert png_size(Path(figure)) == (1600, 1000)
+
+
+@pytest.mark.parametrize("command", ["policies", "schedule", "plot", "demo"])
+def test_every_help_has_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    assert "Examples:" in capsys.readouterr().out
+
+
+BAD_INPUT = [
+    (["schedule", "cosin(lr=0.1,total_steps=10)", "-n", "5"], "did you mean cosine"),
+    (["schedule", "cosine(lr=0.1)", "-n", "5"], "missing parameter `total_steps`"),
+    (
+        ["schedule", "cosine(lr=0.1,total_steps=10,lr_min=0)", "-n", "5"],
+        "unknown parameter `lr_min`",
+    ),
+    (["schedule", "fixed(lr=-1)", "-n", "5"], "`fixed.lr` must be a finite number > 0"),
+    (["schedule", "fixed(lr=0)", "-n", "5"], "`fixed.lr` must be a finite number > 0"),
+    (
+        ["schedule", "cosine(lr=0.1,min_lr=0.5,total_steps=10)", "-n", "5"],
+        "`cosine.min_lr` must be <= `lr`",
+    ),
+    (
+        ["schedule", "linear(lr=0.1,total_steps=10,warmup_steps=10)", "-n", "5"],
+        "`linear.warmup_steps` must be < `total_steps`",
+    ),
+    (
+        ["schedule", "multistep(lr=0.1,gamma=0.1,milestones=[5,2])", "-n", "5"],
+        "must be sorted in strictly increasing order",
+    ),
+    (
+        ["schedule", "sequence(stages=[fixed(lr=1),fixed(lr=2)],boundaries=[9,4])", "-n", "5"],
+        "must be sorted in strictly increasing order",
+    ),
+    (["schedule", "cosine(lr=0.1 total_steps=10)", "-n", "5"], "at column 15"),
+    (["schedule", "fixed(lr=0.1)", "-n", "0"], "--steps"),
+    (["schedule", "fixed(lr=0.1)", "-n", "ten"], "--steps"),
+    (["schedule", "fixed(lr=0.1)", "-n", "-3"], "--steps"),
+    (["schedule", "fixed(lr=0.1)"], "Missing option '--steps'"),
+    (["plot", "fixed(lr=0.1)", "-n", "5", "-o", "lr.jpeg"], "`--output` must end in .png"),
+    (["policies", "nope"], "unknown policy 'nope'"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_is_one_line_on_stderr_with_exit_code_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lrbench: error: ")
+    assert message in lines[0]
+
+
+def test_bad_input_through_the_real_command_has_no_traceback() -> None:
+    result = run("schedule", "cosine(lr=0.1,total_steps=10", "--steps", "3")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
