@@ -157,7 +157,7 @@ def test_history_stays_bounded_and_evenly_sampled_over_a_million_steps() -> None
     assert np.all(np.diff(history.step) == history.stride)
     np.testing.assert_allclose(history.loss, 3.5)  # the mean over whole buckets
     np.testing.assert_allclose(history.lr, 0.1 * 0.999999**history.step)
-    assert monitor._history.step.nbytes == 1024 * 8
+    assert len(monitor._history.step) == 1024  # the buffer never grows
 
 
 def test_bad_monitor_arguments() -> None:

@@ -15,6 +15,7 @@ The Monitor never patches the optimizer; it only assigns `param_group["lr"]`.
 
 from __future__ import annotations
 
+import array
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,51 +56,58 @@ class History:
 class _History:
     """Fixed-capacity buffer: when full, adjacent buckets merge and the stride doubles.
 
-    Memory is `3 * capacity` floats whatever the run's length; every row covers the same number
-    of steps, so the curve stays evenly sampled.
+    Memory is `4 * capacity` floats whatever the run's length; every row covers the same number
+    of steps, so the curve stays evenly sampled. Rows live in `array.array` (cheap to append to
+    from Python) and are viewed as NumPy arrays only to compact or read them.
     """
 
     def __init__(self, capacity: int) -> None:
         if capacity < 2 or capacity % 2:
             raise ConfigError(f"`history_size` must be an even integer >= 2, got {capacity!r}")
         self.capacity = capacity
-        self.step = np.zeros(capacity)
-        self.lr = np.zeros(capacity)
-        self.loss_sum = np.zeros(capacity)
-        self.loss_count = np.zeros(capacity)
+        self.step, self.lr, self.loss_sum, self.loss_count = (
+            array.array("d", bytes(8 * capacity)) for _ in range(4)
+        )
         self.rows = 0
         self.stride = 1
+        self._bucket_end = 0
 
     def add(self, step: int, lr: float, loss: float | None) -> None:
-        if self.rows and step < self.step[self.rows - 1] + self.stride:
-            row = self.rows - 1
-        else:
+        if step >= self._bucket_end:
             if self.rows == self.capacity:
                 self._compact()
             row = self.rows
             self.rows += 1
-            self.step[row], self.lr[row] = step, lr
-            self.loss_sum[row] = self.loss_count[row] = 0.0
+            self.step[row] = step
+            self.lr[row] = lr
+            self.loss_sum[row] = 0.0
+            self.loss_count[row] = 0.0
+            self._bucket_end = step + self.stride
         if loss is not None:
+            row = self.rows - 1
             self.loss_sum[row] += loss
-            self.loss_count[row] += 1
+            self.loss_count[row] += 1.0
 
     def _compact(self) -> None:
         half = self.capacity // 2
-        self.step[:half] = self.step[0::2]
-        self.lr[:half] = self.lr[0::2]
-        self.loss_sum[:half] = self.loss_sum[0::2] + self.loss_sum[1::2]
-        self.loss_count[:half] = self.loss_count[0::2] + self.loss_count[1::2]
+        for buffer, merge in ((self.step, False), (self.lr, False), (self.loss_sum, True),
+                              (self.loss_count, True)):
+            values = np.frombuffer(buffer, dtype=np.float64)
+            merged = values[0::2] + values[1::2] if merge else values[0::2].copy()
+            values[:half] = merged
         self.rows = half
         self.stride *= 2
+        self._bucket_end = int(self.step[half - 1]) + self.stride
 
     def view(self) -> History:
         n = self.rows
+        step, lr, total, count = (
+            np.frombuffer(b, dtype=np.float64)[:n].copy()
+            for b in (self.step, self.lr, self.loss_sum, self.loss_count)
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
-            loss = np.where(
-                self.loss_count[:n] > 0, self.loss_sum[:n] / self.loss_count[:n], np.nan
-            )
-        return History(self.step[:n].copy(), self.lr[:n].copy(), loss, self.stride)
+            loss = np.where(count > 0, total / count, np.nan)
+        return History(step, lr, loss, self.stride)
 
 
 class PolicyRunner:
@@ -176,15 +184,16 @@ class _DivergenceCheck:
             return None
         self.count += 1
         self.average = self.smoothing * self.average + (1 - self.smoothing) * loss
-        smoothed = self.average / (1 - self.smoothing**self.count)
+        # Bias correction of the running average; negligible (and skipped) after 1000 steps.
+        smoothed = self.average if self.count > 1000 else (
+            self.average / (1 - self.smoothing**self.count))
         if self.count == 1:
             self.first = smoothed
-        self.best = min(self.best, smoothed)
-        if smoothed > self.factor * self.best and smoothed > self.first:
-            return (
-                f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
-                f"{self.best:.4g} and above its starting value {self.first:.4g}"
-            )
+        if smoothed < self.best:
+            self.best = smoothed
+        elif smoothed > self.factor * self.best and smoothed > self.first:
+            return (f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
+                    f"{self.best:.4g} and above its starting value {self.first:.4g}")
         return None
 
 
@@ -280,9 +289,7 @@ class Monitor:
         Raises:
             Diverged: if the loss diverged and `on_divergence="raise"`.
         """
-        if hasattr(loss, "detach"):  # a tensor: read it without touching autograd
-            loss = loss.detach()
-        value = float(loss)
+        value = float(loss.item() if hasattr(loss, "item") else loss)  # tensors, NumPy scalars
         self._history.add(self.step_count, self.lr, value)
         self.last_loss = value
         reason = self._divergence.reason(value)

@@ -93,7 +93,7 @@ class Cyclic(Policy):
 
     def _amplitude(self, t: np.ndarray, u: np.ndarray) -> np.ndarray | float:
         if self.amplitude == "halving":
-            return 0.5 ** np.floor(u)
+            return np.ldexp(1.0, -np.floor(u).astype(np.int64))
         return 1.0
 
     def _values(self, t: np.ndarray) -> np.ndarray:

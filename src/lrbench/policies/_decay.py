@@ -449,10 +449,12 @@ class CosineRestarts(WithWarmup):
             )
         super()._check()
 
-    def _cycle_start(self, index: np.ndarray) -> np.ndarray:
+    def _cycles(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start step and length of cycle `index` (an array of cycle numbers)."""
         if self.period_mult == 1:
-            return index * self.period
-        return self.period * (self.period_mult**index - 1.0) / (self.period_mult - 1.0)
+            return index * self.period, np.full_like(index, self.period)
+        scale = self.period_mult**index
+        return self.period * (scale - 1.0) / (self.period_mult - 1.0), self.period * scale
 
     def _decay(self, t: np.ndarray) -> np.ndarray:
         if self.period_mult == 1:
@@ -460,11 +462,12 @@ class CosineRestarts(WithWarmup):
         else:
             ratio = 1.0 + t * (self.period_mult - 1.0) / self.period
             index = np.floor(np.log(ratio) / np.log(self.period_mult))
-        # Rounding can put the cycle index one off near a restart; settle it with exact bounds.
-        index = np.where(self._cycle_start(index) > t, index - 1, index)
-        index = np.where(self._cycle_start(index + 1) <= t * (1 + 1e-12), index + 1, index)
-        start = self._cycle_start(index)
-        length = self._cycle_start(index + 1) - start
+        start, length = self._cycles(index)
+        # Rounding can put the cycle index one off next to a restart; settle those few exactly.
+        off = (start > t) | (start + length <= t * (1 + 1e-12))
+        if off.any():
+            index[off] += np.where(start[off] > t[off], -1.0, 1.0)
+            start[off], length[off] = self._cycles(index[off])
         position = np.maximum(t - start, 0.0)
         lr = self.min_lr + (self.lr - self.min_lr) * half_cosine(position / length)
         if self.total_steps is not None:
