@@ -28,7 +28,7 @@ from lrbench.policies import get_policy_class, policy_names
 
 torch.set_num_threads(1)
 # The bookkeeping-alone timing steps schedulers without an optimizer update, on purpose.
-warnings.filterwarnings("ignore", category=UserWarning, module="torch.optim.lr_scheduler")
+warnings.filterwarnings("ignore", message="Detected call of")
 
 
 def best_time(function: Callable[[], object], repeats: int) -> float:

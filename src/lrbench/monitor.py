@@ -215,7 +215,7 @@ class Monitor:
         divergence_factor: Flag divergence when the smoothed loss exceeds this multiple of its
             minimum and its starting value; `None` checks only for NaN/inf.
         on_divergence: `"flag"` sets `diverged` and goes on; `"raise"` raises `Diverged`.
-        history_size: Rows of the down-sampled history (memory is fixed at 3 floats per row).
+        history_size: Rows of the down-sampled history (memory is fixed at 4 floats per row).
 
     Not thread-safe: one Monitor drives one optimizer.
     """

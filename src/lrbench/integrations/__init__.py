@@ -1,5 +1,5 @@
 """Adapters for training frameworks: torch `LRScheduler`, Hugging Face `Trainer`, Lightning.
 
-Each module imports its framework lazily-by-module: importing `lrbench.integrations.lightning`
-needs `lightning`, and the error names the extra to install.
+Each module needs its framework only when imported: `lrbench.integrations.lightning` needs
+`lightning`, and without it the import error names the extra to install.
 """

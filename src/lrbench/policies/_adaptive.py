@@ -8,6 +8,7 @@ follows when no metric ever stalls.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from collections.abc import Mapping
@@ -94,28 +95,28 @@ class PlateauTracker:
         self.cooldown_left = int(state["cooldown_left"])
 
 
-class Controller:
+class Controller(abc.ABC):
     """The mutable state of an adaptive policy during one run.
 
     The Monitor calls `lr(step)` before each update and `report(step, metrics)` whenever the
     training loop reports metrics. Not thread-safe: one controller serves one run.
     """
 
+    @abc.abstractmethod
     def lr(self, step: int) -> float:
         """The LR for the update after `step` updates, given what has been reported."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def report(self, step: int, metrics: Mapping[str, float]) -> None:
         """Take the metrics reported after `step` updates."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly where this run stopped."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what `state_dict` returned."""
-        raise NotImplementedError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)

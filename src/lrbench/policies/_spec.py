@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from lrbench.exceptions import ConfigError
 from lrbench.policies._base import Policy
@@ -72,12 +72,12 @@ class _Parser:
             if match is None or match.end() == position:
                 column = len(text) - len(text[position:].lstrip()) + 1
                 self.fail(column, "unexpected character")
-            assert match is not None and match.lastgroup is not None
-            self.tokens.append((match.lastgroup, match.group(match.lastgroup), match.end()))
+            kind = match.lastgroup or ""
+            self.tokens.append((kind, match.group(kind), match.end()))
             position = match.end()
         self.index = 0
 
-    def fail(self, column: int, message: str) -> None:
+    def fail(self, column: int, message: str) -> NoReturn:
         raise ConfigError(f"malformed policy spec {self.text!r} at column {column}: {message}")
 
     def column(self) -> int:
