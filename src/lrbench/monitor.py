@@ -90,8 +90,12 @@ class _History:
 
     def _compact(self) -> None:
         half = self.capacity // 2
-        for buffer, merge in ((self.step, False), (self.lr, False), (self.loss_sum, True),
-                              (self.loss_count, True)):
+        for buffer, merge in (
+            (self.step, False),
+            (self.lr, False),
+            (self.loss_sum, True),
+            (self.loss_count, True),
+        ):
             values = np.frombuffer(buffer, dtype=np.float64)
             merged = values[0::2] + values[1::2] if merge else values[0::2].copy()
             values[:half] = merged
@@ -185,15 +189,20 @@ class _DivergenceCheck:
         self.count += 1
         self.average = self.smoothing * self.average + (1 - self.smoothing) * loss
         # Bias correction of the running average; negligible (and skipped) after 1000 steps.
-        smoothed = self.average if self.count > 1000 else (
-            self.average / (1 - self.smoothing**self.count))
+        smoothed = (
+            self.average
+            if self.count > 1000
+            else (self.average / (1 - self.smoothing**self.count))
+        )
         if self.count == 1:
             self.first = smoothed
         if smoothed < self.best:
             self.best = smoothed
         elif smoothed > self.factor * self.best and smoothed > self.first:
-            return (f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
-                    f"{self.best:.4g} and above its starting value {self.first:.4g}")
+            return (
+                f"smoothed loss {smoothed:.4g} is over {self.factor:g}x its minimum "
+                f"{self.best:.4g} and above its starting value {self.first:.4g}"
+            )
         return None
 
 
