@@ -17,6 +17,7 @@ from lrbench.policies._combinators import WithWarmup
 from lrbench.policies._registry import register
 
 __all__ = [
+    "Anneal",
     "Cosine",
     "CosineRestarts",
     "Exp",
@@ -175,9 +176,39 @@ class Inv(WithWarmup):
         return self.lr * (1.0 + self.gamma * t) ** (-self.power)
 
 
+def half_cosine(progress: np.ndarray) -> np.ndarray:
+    """`(1 + cos(pi * progress)) / 2`: 1 at progress 0, 0 at progress 1."""
+    return 0.5 * (1.0 + np.cos(np.pi * progress))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
+class Anneal(WithWarmup):
+    """Base of the policies that anneal from `lr` to `min_lr` over the whole horizon.
+
+    `lr(t') = min_lr + (lr - min_lr) * shape(p)` with progress `p = min(t', T') / T'`, so the
+    LR is `lr` when the warmup ends and `min_lr` from `total_steps` on. Subclasses give `shape`.
+    """
+
+    lr: float = param("lr", "the initial (peak) learning rate")
+    min_lr: float = param("rate", "the final learning rate", 0.0)
+    total_steps: int = param("positive_steps", "horizon, warmup included")
+
+    def _check(self) -> None:
+        check_floor(self.name, self.lr, self.min_lr)
+        super()._check()
+
+    def _shape(self, progress: np.ndarray) -> np.ndarray:
+        """1 at progress 0, 0 at progress 1."""
+        raise NotImplementedError
+
+    def _decay(self, t: np.ndarray) -> np.ndarray:
+        progress = np.minimum(t, self.horizon) / self.horizon
+        return self.min_lr + (self.lr - self.min_lr) * self._shape(progress)
+
+
 @register
 @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
-class Poly(WithWarmup):
+class Poly(Anneal):
     """Polynomial decay from `lr` to `min_lr` over the horizon, then `min_lr`.
 
     Formula: `min_lr + (lr - min_lr) * (1 - min(t', T') / T') ** power`. Step 0 (or the end of
@@ -196,23 +227,15 @@ class Poly(WithWarmup):
     formula = "min_lr + (lr - min_lr) * (1 - min(t,T)/T)^power"
     same_as = "torch PolynomialLR; HF polynomial; LRBench POLY"
 
-    lr: float = param("lr", "the initial (peak) learning rate")
-    min_lr: float = param("rate", "the final learning rate", 0.0)
-    total_steps: int = param("positive_steps", "horizon, warmup included")
     power: float = param("positive", "exponent of the decay", 1.0)
 
-    def _check(self) -> None:
-        check_floor(self.name, self.lr, self.min_lr)
-        super()._check()
-
-    def _decay(self, t: np.ndarray) -> np.ndarray:
-        remaining = 1.0 - np.minimum(t, self.horizon) / self.horizon
-        return self.min_lr + (self.lr - self.min_lr) * remaining**self.power
+    def _shape(self, progress: np.ndarray) -> np.ndarray:
+        return (1.0 - progress) ** self.power
 
 
 @register
 @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
-class Linear(WithWarmup):
+class Linear(Anneal):
     """Linear decay from `lr` to `min_lr` over the horizon, then `min_lr` (poly with power 1).
 
     Formula: `min_lr + (lr - min_lr) * (1 - min(t', T') / T')`. Step 0 (or the end of warmup):
@@ -231,27 +254,13 @@ class Linear(WithWarmup):
     formula = "min_lr + (lr - min_lr) * (1 - min(t,T)/T)"
     same_as = "HF linear"
 
-    lr: float = param("lr", "the initial (peak) learning rate")
-    min_lr: float = param("rate", "the final learning rate", 0.0)
-    total_steps: int = param("positive_steps", "horizon, warmup included")
-
-    def _check(self) -> None:
-        check_floor(self.name, self.lr, self.min_lr)
-        super()._check()
-
-    def _decay(self, t: np.ndarray) -> np.ndarray:
-        remaining = 1.0 - np.minimum(t, self.horizon) / self.horizon
-        return self.min_lr + (self.lr - self.min_lr) * remaining
-
-
-def half_cosine(progress: np.ndarray) -> np.ndarray:
-    """`(1 + cos(pi * progress)) / 2`: 1 at progress 0, 0 at progress 1."""
-    return 0.5 * (1.0 + np.cos(np.pi * progress))
+    def _shape(self, progress: np.ndarray) -> np.ndarray:
+        return 1.0 - progress
 
 
 @register
 @dataclasses.dataclass(frozen=True, kw_only=True, repr=False)
-class Cosine(WithWarmup):
+class Cosine(Anneal):
     """Cosine annealing from `lr` to `min_lr` over the horizon, then `min_lr`.
 
     Formula: `min_lr + (lr - min_lr) * (1 + cos(pi * min(t', T') / T')) / 2`. Step 0 (or the end
@@ -271,17 +280,8 @@ class Cosine(WithWarmup):
     formula = "min_lr + (lr - min_lr) * (1 + cos(pi*min(t,T)/T))/2"
     same_as = "torch CosineAnnealingLR; HF cosine, cosine_with_min_lr"
 
-    lr: float = param("lr", "the initial (peak) learning rate")
-    min_lr: float = param("rate", "the final learning rate", 0.0)
-    total_steps: int = param("positive_steps", "horizon, warmup included")
-
-    def _check(self) -> None:
-        check_floor(self.name, self.lr, self.min_lr)
-        super()._check()
-
-    def _decay(self, t: np.ndarray) -> np.ndarray:
-        progress = np.minimum(t, self.horizon) / self.horizon
-        return self.min_lr + (self.lr - self.min_lr) * half_cosine(progress)
+    def _shape(self, progress: np.ndarray) -> np.ndarray:
+        return half_cosine(progress)
 
 
 @register
