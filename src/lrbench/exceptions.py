@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "Diverged", "LRBenchError", "MissingDependencyError"]
+__all__ = [
+    "ConfigError",
+    "Diverged",
+    "LRBenchError",
+    "MissingDependencyError",
+    "StorageError",
+    "TrialPruned",
+]
 
 
 class LRBenchError(Exception):
@@ -11,6 +18,14 @@ class LRBenchError(Exception):
 
 class ConfigError(LRBenchError, ValueError):
     """A policy spec, parameter or option is invalid; the message names the field and the rule."""
+
+
+class StorageError(LRBenchError):
+    """The database is unreachable, or its schema does not match this version of LRBench++."""
+
+
+class TrialPruned(LRBenchError):
+    """Raised by `trial.report()` when the study stops this trial early; let it propagate."""
 
 
 class Diverged(LRBenchError):

@@ -1,0 +1,32 @@
+"""The LR policy database: studies, trials, metric points and published recipes.
+
+`Store(url)` opens SQLite (default `./lrbench.db`, or `$LRBENCH_DB`) or PostgreSQL; every method
+returns frozen records, never ORM rows. Schema changes are versioned Alembic migrations
+(`lrbench db upgrade`).
+"""
+
+from lrbench.store._records import (
+    PolicyScore,
+    RecipeRecord,
+    StudyRecord,
+    TaskInfo,
+    TaskRecord,
+    TrialRecord,
+    TrialStatus,
+)
+from lrbench.store._store import DEFAULT_URL, EXPORT_FORMAT, Store, read_export, resolve_url
+
+__all__ = [
+    "DEFAULT_URL",
+    "EXPORT_FORMAT",
+    "PolicyScore",
+    "RecipeRecord",
+    "Store",
+    "StudyRecord",
+    "TaskInfo",
+    "TaskRecord",
+    "TrialRecord",
+    "TrialStatus",
+    "read_export",
+    "resolve_url",
+]

@@ -1,0 +1,128 @@
+"""Frozen records the store returns: plain data, never ORM rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any
+
+__all__ = [
+    "PolicyScore",
+    "RecipeRecord",
+    "StudyRecord",
+    "TaskInfo",
+    "TaskRecord",
+    "TrialRecord",
+    "TrialStatus",
+]
+
+
+class TrialStatus(str, enum.Enum):
+    """Life cycle of a trial. `queued` and `running` are unfinished; the rest are final."""
+
+    queued = "queued"
+    running = "running"
+    complete = "complete"
+    pruned = "pruned"
+    diverged = "diverged"
+    failed = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """True for the final states: the trial is not run again on resume."""
+        return self not in (TrialStatus.queued, TrialStatus.running)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """What a task is, for the database and for finding the nearest known tasks."""
+
+    name: str
+    domain: str = ""
+    model: str = ""
+    dataset: str = ""
+    optimizer: str = ""
+    batch_size: int | None = None
+    horizon: int | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskRecord(TaskInfo):
+    """A stored task."""
+
+    id: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyRecord:
+    """A stored study."""
+
+    id: int
+    name: str
+    task: TaskRecord
+    objective: str
+    metric: str
+    mode: str
+    strategy: str
+    status: str
+    config: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialRecord:
+    """A stored trial, with its final metrics and cost."""
+
+    id: int
+    study_id: int
+    number: int
+    policy: str
+    family: str
+    lr: float
+    seed: int
+    total_steps: int
+    status: TrialStatus
+    attempt: int
+    cost_steps: int
+    cost_samples: int
+    cost_tokens: int
+    cost_seconds: float
+    metrics: dict[str, float]
+    error: str | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyScore:
+    """A policy configuration ranked by its metric over seeds (one leaderboard row)."""
+
+    policy: str
+    family: str
+    lr: float
+    metric: str
+    mean: float
+    std: float
+    seeds: int
+    statuses: dict[str, int]
+    cost_steps: int
+    cost_seconds: float
+    source: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeRecord:
+    """A published fine-tuning or training recipe, used as a prior."""
+
+    name: str
+    model: str
+    domain: str
+    optimizer: str
+    family: str
+    lr: float
+    epochs: float | None
+    warmup: str
+    source: str
