@@ -67,9 +67,7 @@ def _now() -> dt.datetime:
 
 def _alembic_config() -> Config:
     config = Config()
-    config.set_main_option(
-        "script_location", str(resources.files("lrbench.store") / "migrations")
-    )
+    config.set_main_option("script_location", str(resources.files("lrbench.store") / "migrations"))
     return config
 
 
@@ -224,13 +222,26 @@ class Store:
     ) -> StudyRecord:
         """Create a study and queue its trials (`policy`, `family`, `lr`, `seed`, `total_steps`)."""
         with self.session() as session:
-            study = StudyRow(name=name, task_id=task.id, objective=objective, metric=metric,
-                             mode=mode, strategy=strategy, status="running", config=dict(config))
+            study = StudyRow(
+                name=name,
+                task_id=task.id,
+                objective=objective,
+                metric=metric,
+                mode=mode,
+                strategy=strategy,
+                status="running",
+                config=dict(config),
+            )
             session.add(study)
             session.flush()
             session.add_all(
-                TrialRow(study_id=study.id, number=number, status=TrialStatus.queued.value,
-                         metrics={}, **dict(trial))
+                TrialRow(
+                    study_id=study.id,
+                    number=number,
+                    status=TrialStatus.queued.value,
+                    metrics={},
+                    **dict(trial),
+                )
                 for number, trial in enumerate(trials)
             )
             session.flush()
@@ -260,16 +271,20 @@ class Store:
     def set_study_status(self, study_id: int, status: str) -> None:
         """Mark a study running, complete or interrupted."""
         with self.session() as session:
-            session.execute(sa.update(StudyRow).where(StudyRow.id == study_id)
-                            .values(status=status, updated_at=_now()))
+            session.execute(
+                sa.update(StudyRow)
+                .where(StudyRow.id == study_id)
+                .values(status=status, updated_at=_now())
+            )
 
     # -- trials ---------------------------------------------------------------------------
 
     def trials(self, study_id: int) -> list[TrialRecord]:
         """All trials of a study, by number."""
         with self.session() as session:
-            rows = session.scalars(sa.select(TrialRow).where(TrialRow.study_id == study_id)
-                                   .order_by(TrialRow.number))
+            rows = session.scalars(
+                sa.select(TrialRow).where(TrialRow.study_id == study_id).order_by(TrialRow.number)
+            )
             return [_trial_record(row) for row in rows]
 
     def start_trial(self, trial_id: int) -> TrialRecord:
@@ -289,10 +304,13 @@ class Store:
         if not metrics:
             return
         with self.session() as session:
-            session.execute(sa.insert(MetricPointRow), [
-                {"trial_id": trial_id, "step": int(step), "name": name, "value": float(value)}
-                for name, value in metrics.items()
-            ])
+            session.execute(
+                sa.insert(MetricPointRow),
+                [
+                    {"trial_id": trial_id, "step": int(step), "name": name, "value": float(value)}
+                    for name, value in metrics.items()
+                ],
+            )
 
     def finish_trial(
         self,
@@ -309,15 +327,26 @@ class Store:
         """Record a trial's end: its final status, metrics, cost and error if any."""
         clean = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         with self.session() as session:
-            session.execute(sa.update(TrialRow).where(TrialRow.id == trial_id).values(
-                status=status.value, metrics=clean, cost_steps=int(cost_steps),
-                cost_seconds=float(cost_seconds), cost_samples=int(cost_samples),
-                cost_tokens=int(cost_tokens), error=error, finished_at=_now()))
+            session.execute(
+                sa.update(TrialRow)
+                .where(TrialRow.id == trial_id)
+                .values(
+                    status=status.value,
+                    metrics=clean,
+                    cost_steps=int(cost_steps),
+                    cost_seconds=float(cost_seconds),
+                    cost_samples=int(cost_samples),
+                    cost_tokens=int(cost_tokens),
+                    error=error,
+                    finished_at=_now(),
+                )
+            )
 
     def points(self, trial_id: int, name: str | None = None) -> list[tuple[int, str, float]]:
         """(step, metric, value) of every stored point of a trial, in step order."""
         query = sa.select(MetricPointRow.step, MetricPointRow.name, MetricPointRow.value).where(
-            MetricPointRow.trial_id == trial_id)
+            MetricPointRow.trial_id == trial_id
+        )
         if name is not None:
             query = query.where(MetricPointRow.name == name)
         with self.session() as session:
@@ -338,8 +367,9 @@ class Store:
         scores = [_score(trials, study.metric) for trials in by_policy.values()]
         return _rank(scores, study.mode)
 
-    def top_k(self, task: TaskInfo, k: int, *, metric: str | None = None,
-              mode: str | None = None) -> list[PolicyScore]:
+    def top_k(
+        self, task: TaskInfo, k: int, *, metric: str | None = None, mode: str | None = None
+    ) -> list[PolicyScore]:
         """The k best known policy families for a task: its own studies, else the nearest tasks.
 
         Each family appears once, with its best configuration. Nearest tasks share the most of
@@ -348,12 +378,16 @@ class Store:
         """
         studies = self.studies()
         own = [s for s in studies if s.task.name == task.name] or _nearest(task, studies)
-        own = [s for s in own if (not metric or s.metric == metric)
-               and (not mode or s.mode == mode)]
+        own = [
+            s for s in own if (not metric or s.metric == metric) and (not mode or s.mode == mode)
+        ]
         candidates: list[PolicyScore] = []
         for study in own:
-            candidates += [dataclasses.replace(s, source=f"study {study.name}")
-                           for s in self.leaderboard(study) if not math.isnan(s.mean)]
+            candidates += [
+                dataclasses.replace(s, source=f"study {study.name}")
+                for s in self.leaderboard(study)
+                if not math.isnan(s.mean)
+            ]
         best_per_family: dict[str, PolicyScore] = {}
         for score in _rank(candidates, mode or (own[0].mode if own else "max")):
             best_per_family.setdefault(score.family, score)
@@ -362,8 +396,9 @@ class Store:
     def known_task(self, name: str) -> TaskRecord | None:
         """The most recently stored task with this name, or None."""
         with self.session() as session:
-            row = session.scalar(sa.select(TaskRow).where(TaskRow.name == name)
-                                 .order_by(TaskRow.id.desc()).limit(1))
+            row = session.scalar(
+                sa.select(TaskRow).where(TaskRow.name == name).order_by(TaskRow.id.desc()).limit(1)
+            )
             return None if row is None else _task_record(row)
 
     # -- recipes --------------------------------------------------------------------------
@@ -379,10 +414,20 @@ class Store:
         """The published recipes shipped with LRBench++ (priors for top-k)."""
         with self.session() as session:
             rows = session.scalars(sa.select(RecipeRow).order_by(RecipeRow.id))
-            return [RecipeRecord(name=r.name, model=r.model, domain=r.domain,
-                                 optimizer=r.optimizer, family=r.family, lr=r.lr,
-                                 epochs=r.epochs, warmup=r.warmup, source=r.source)
-                    for r in rows]
+            return [
+                RecipeRecord(
+                    name=r.name,
+                    model=r.model,
+                    domain=r.domain,
+                    optimizer=r.optimizer,
+                    family=r.family,
+                    lr=r.lr,
+                    epochs=r.epochs,
+                    warmup=r.warmup,
+                    source=r.source,
+                )
+                for r in rows
+            ]
 
     # -- export and import ----------------------------------------------------------------
 
@@ -402,9 +447,15 @@ class Store:
         del task["id"]
         return {
             "format": EXPORT_FORMAT,
-            "study": {"name": study.name, "objective": study.objective, "metric": study.metric,
-                      "mode": study.mode, "strategy": study.strategy, "status": study.status,
-                      "config": study.config},
+            "study": {
+                "name": study.name,
+                "objective": study.objective,
+                "metric": study.metric,
+                "mode": study.mode,
+                "strategy": study.strategy,
+                "status": study.status,
+                "config": study.config,
+            },
             "task": task,
             "trials": trials,
         }
@@ -419,7 +470,8 @@ class Store:
             if self.study(study_name) is not None:
                 raise ConfigError(
                     f"a study named {study_name!r} already exists; import it under another "
-                    "name with --name")
+                    "name with --name"
+                )
             task = self.task(TaskInfo(**data["task"]))
             trial_rows = []
             for trial in data["trials"]:
@@ -430,10 +482,16 @@ class Store:
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(f"malformed study export: {error!r}") from None
         with self.session() as session:
-            study = StudyRow(name=study_name, task_id=task.id, objective=meta["objective"],
-                             metric=meta["metric"], mode=meta["mode"],
-                             strategy=meta["strategy"], status=meta["status"],
-                             config=meta["config"])
+            study = StudyRow(
+                name=study_name,
+                task_id=task.id,
+                objective=meta["objective"],
+                metric=meta["metric"],
+                mode=meta["mode"],
+                strategy=meta["strategy"],
+                status=meta["status"],
+                config=meta["config"],
+            )
             session.add(study)
             session.flush()
             for fields, points in trial_rows:
@@ -441,9 +499,13 @@ class Store:
                 session.add(row)
                 session.flush()
                 if points:
-                    session.execute(sa.insert(MetricPointRow), [
-                        {"trial_id": row.id, "step": s, "name": n, "value": v}
-                        for s, n, v in points])
+                    session.execute(
+                        sa.insert(MetricPointRow),
+                        [
+                            {"trial_id": row.id, "step": s, "name": n, "value": v}
+                            for s, n, v in points
+                        ],
+                    )
             return _study_record(study)
 
     def delete_study(self, name: str) -> None:
@@ -451,7 +513,9 @@ class Store:
         study = self.require_study(name)
         with self.session() as session:
             trial_ids = sa.select(TrialRow.id).where(TrialRow.study_id == study.id)
-            session.execute(sa.delete(MetricPointRow).where(MetricPointRow.trial_id.in_(trial_ids)))
+            session.execute(
+                sa.delete(MetricPointRow).where(MetricPointRow.trial_id.in_(trial_ids))
+            )
             session.execute(sa.delete(TrialRow).where(TrialRow.study_id == study.id))
             session.execute(sa.delete(StudyRow).where(StudyRow.id == study.id))
 
@@ -461,54 +525,101 @@ def _config_key(data: Mapping[str, Any]) -> str:
 
 
 def _task_record(row: TaskRow) -> TaskRecord:
-    return TaskRecord(id=row.id, name=row.name, domain=row.domain, model=row.model,
-                      dataset=row.dataset, optimizer=row.optimizer, batch_size=row.batch_size,
-                      horizon=row.horizon, params=dict(row.params or {}))
+    return TaskRecord(
+        id=row.id,
+        name=row.name,
+        domain=row.domain,
+        model=row.model,
+        dataset=row.dataset,
+        optimizer=row.optimizer,
+        batch_size=row.batch_size,
+        horizon=row.horizon,
+        params=dict(row.params or {}),
+    )
 
 
 def _study_record(row: StudyRow) -> StudyRecord:
-    return StudyRecord(id=row.id, name=row.name, task=_task_record(row.task),
-                       objective=row.objective, metric=row.metric, mode=row.mode,
-                       strategy=row.strategy, status=row.status, config=dict(row.config),
-                       created_at=row.created_at, updated_at=row.updated_at)
+    return StudyRecord(
+        id=row.id,
+        name=row.name,
+        task=_task_record(row.task),
+        objective=row.objective,
+        metric=row.metric,
+        mode=row.mode,
+        strategy=row.strategy,
+        status=row.status,
+        config=dict(row.config),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def _trial_record(row: TrialRow) -> TrialRecord:
     return TrialRecord(
-        id=row.id, study_id=row.study_id, number=row.number, policy=row.policy,
-        family=row.family, lr=row.lr, seed=row.seed, total_steps=row.total_steps,
-        status=TrialStatus(row.status), attempt=row.attempt, cost_steps=row.cost_steps,
-        cost_samples=row.cost_samples, cost_tokens=row.cost_tokens,
-        cost_seconds=row.cost_seconds, metrics=dict(row.metrics or {}), error=row.error,
-        started_at=row.started_at, finished_at=row.finished_at)
+        id=row.id,
+        study_id=row.study_id,
+        number=row.number,
+        policy=row.policy,
+        family=row.family,
+        lr=row.lr,
+        seed=row.seed,
+        total_steps=row.total_steps,
+        status=TrialStatus(row.status),
+        attempt=row.attempt,
+        cost_steps=row.cost_steps,
+        cost_samples=row.cost_samples,
+        cost_tokens=row.cost_tokens,
+        cost_seconds=row.cost_seconds,
+        metrics=dict(row.metrics or {}),
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
 
 
 def _score(trials: Sequence[TrialRecord], metric: str) -> PolicyScore:
-    values = [t.metrics[metric] for t in trials
-              if t.status is TrialStatus.complete and metric in t.metrics]
+    values = [
+        t.metrics[metric]
+        for t in trials
+        if t.status is TrialStatus.complete and metric in t.metrics
+    ]
     statuses: dict[str, int] = {}
     for trial in trials:
         statuses[trial.status.value] = statuses.get(trial.status.value, 0) + 1
     mean = sum(values) / len(values) if values else math.nan
-    std = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-           if len(values) > 1 else 0.0)
+    std = (
+        math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        if len(values) > 1
+        else 0.0
+    )
     first = trials[0]
-    return PolicyScore(policy=first.policy, family=first.family, lr=first.lr, metric=metric,
-                       mean=mean, std=std, seeds=len(values), statuses=statuses,
-                       cost_steps=sum(t.cost_steps for t in trials),
-                       cost_seconds=sum(t.cost_seconds for t in trials))
+    return PolicyScore(
+        policy=first.policy,
+        family=first.family,
+        lr=first.lr,
+        metric=metric,
+        mean=mean,
+        std=std,
+        seeds=len(values),
+        statuses=statuses,
+        cost_steps=sum(t.cost_steps for t in trials),
+        cost_seconds=sum(t.cost_seconds for t in trials),
+    )
 
 
 def _rank(scores: Iterable[PolicyScore], mode: str) -> list[PolicyScore]:
     sign = -1.0 if mode == "max" else 1.0
-    return sorted(scores, key=lambda s: (math.isnan(s.mean),
-                                         0.0 if math.isnan(s.mean) else sign * s.mean))
+    return sorted(
+        scores, key=lambda s: (math.isnan(s.mean), 0.0 if math.isnan(s.mean) else sign * s.mean)
+    )
 
 
 def _nearest(target: TaskInfo, studies: Sequence[StudyRecord]) -> list[StudyRecord]:
     def likeness(task: TaskInfo) -> int:
-        return sum(bool(getattr(task, f)) and getattr(task, f) == getattr(target, f)
-                   for f in ("model", "dataset", "optimizer", "domain"))
+        return sum(
+            bool(getattr(task, f)) and getattr(task, f) == getattr(target, f)
+            for f in ("model", "dataset", "optimizer", "domain")
+        )
 
     scored = [(likeness(s.task), s) for s in studies if s.task.name != target.name]
     best = max((score for score, _ in scored), default=0)
@@ -523,4 +634,3 @@ def read_export(path: Path) -> dict[str, Any]:
         raise ConfigError(f"no such file: {str(path)!r}") from None
     except (json.JSONDecodeError, TypeError, ValueError) as error:
         raise ConfigError(f"{str(path)!r} is not a JSON study export: {error}") from None
-

@@ -1,0 +1,204 @@
+"""The local executor: trials in this process, or in a pool of worker processes.
+
+Every worker opens its own connection to the study's database and writes its trial's points as
+they are reported, so a crash or a killed worker loses nothing that was reported; the trial it
+was running stays `running` and is run again when the study resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from functools import cache
+from typing import Any
+
+from lrbench.evaluate import summarize_curve
+from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TrialPruned
+from lrbench.store import Store, TrialStatus
+from lrbench.tasks import TaskSpec, load_task
+from lrbench.trial import Trial
+
+__all__ = ["TrialJob", "TrialOutcome", "WorkerDied", "run_local", "run_trial"]
+
+
+class WorkerDied(LRBenchError):
+    """A worker process died (killed or crashed); its trial is re-run when the study resumes."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialJob:
+    """Everything a worker needs to run one stored trial (picklable)."""
+
+    trial_id: int
+    number: int
+    policy: str
+    seed: int
+    total_steps: int
+    task_ref: str
+    params: dict[str, Any]
+    db_url: str
+    metric: str
+    mode: str
+    target: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial ended: status, objective value (NaN if none), cost, error, metric names."""
+
+    trial_id: int
+    number: int
+    policy: str
+    status: TrialStatus
+    value: float
+    cost_steps: int
+    cost_seconds: float
+    error: str | None
+    metric_names: tuple[str, ...]
+
+
+@cache
+def _store(url: str) -> Store:
+    return Store(url)
+
+
+@cache
+def _task(ref: str, params_key: str) -> TaskSpec:
+    import json
+
+    return load_task(ref, json.loads(params_key))
+
+
+def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
+    points = trial.history.get(job.metric, [])
+    if not points:
+        return {}
+    summary = summarize_curve(
+        [s for s, _ in points], [v for _, v in points], mode=job.mode, target=job.target
+    )
+    derived = {f"best_{job.metric}": summary.best, f"auc_{job.metric}": summary.auc}
+    if summary.steps_to_target is not None:
+        derived["steps_to_target"] = float(summary.steps_to_target)
+    return {k: v for k, v in derived.items() if math.isfinite(v)}
+
+
+def run_trial(
+    job: TrialJob, *, store: Store | None = None, on_progress: Callable[[int], None] | None = None
+) -> TrialOutcome:
+    """Run one stored trial to its end and record it; exceptions of the task are recorded.
+
+    `KeyboardInterrupt` is not caught: the trial stays `running` and is re-run on resume.
+    """
+    import json
+
+    store = store or _store(job.db_url)
+    spec = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
+    store.start_trial(job.trial_id)
+    trial = Trial(
+        policy=job.policy,
+        total_steps=job.total_steps,
+        seed=job.seed,
+        params=spec.params,
+        number=job.number,
+        reporter=lambda step, metrics: store.add_points(job.trial_id, step, metrics),
+        on_progress=on_progress,
+    )
+    error = None
+    metrics: dict[str, float] = {}
+    try:
+        metrics = trial.final_metrics(spec.function(trial))
+        status = TrialStatus.complete
+    except Diverged as diverged:
+        status, error = TrialStatus.diverged, str(diverged)
+    except TrialPruned as pruned:
+        status, error = TrialStatus.pruned, str(pruned)
+    except Exception:
+        status, error = TrialStatus.failed, traceback.format_exc()
+    if (
+        status is TrialStatus.complete
+        and job.metric not in metrics
+        and job.metric in trial.history
+    ):
+        metrics[job.metric] = trial.last_reported(job.metric)
+    metrics = {**_derived(trial, job), **metrics}
+    cost = trial.cost()
+    store.finish_trial(
+        job.trial_id,
+        status,
+        metrics=metrics,
+        cost_steps=int(cost["steps"]),
+        cost_seconds=cost["seconds"],
+        cost_samples=int(cost["samples"]),
+        cost_tokens=int(cost["tokens"]),
+        error=error,
+    )
+    return TrialOutcome(
+        job.trial_id,
+        job.number,
+        job.policy,
+        status,
+        metrics.get(job.metric, math.nan),
+        int(cost["steps"]),
+        cost["seconds"],
+        error,
+        tuple(sorted(set(metrics) | set(trial.history))),
+    )
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_local(
+    jobs: Sequence[TrialJob],
+    *,
+    workers: int = 1,
+    store: Store | None = None,
+    on_outcome: Callable[[TrialOutcome], None],
+    on_start: Callable[[TrialJob], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> None:
+    """Run `jobs` in this process (`workers=1`) or in `workers` processes.
+
+    `on_outcome` is called in this process as each trial ends; an exception it raises stops
+    the run (queued trials are cancelled, running ones finish or stay `running`).
+    `on_start` and `on_progress` are called for in-process trials only.
+
+    Raises:
+        WorkerDied: a worker process was killed; run the study again to resume.
+    """
+    if workers < 1:
+        raise ConfigError(f"`--workers` must be >= 1, got {workers}")
+    if workers == 1:
+        for job in jobs:
+            if on_start is not None:
+                on_start(job)
+            on_outcome(run_trial(job, store=store, on_progress=on_progress))
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        pending: set[Future[TrialOutcome]] = {pool.submit(run_trial, job) for job in jobs}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    on_outcome(future.result())
+        except BrokenProcessPool:
+            raise WorkerDied(
+                "a worker process died; the trials it ran stay unfinished and run again when "
+                "you run the same command"
+            ) from None
+        finally:
+            for future in pending:
+                future.cancel()

@@ -1,0 +1,164 @@
+"""The task contract, the registry of built-in tasks, and task references.
+
+A task is named on the command line as a registered name (`digits-mlp`), a module function
+(`package.module:function`) or a file function (`path/to/file.py:function`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lrbench.exceptions import ConfigError
+from lrbench.store import TaskInfo
+from lrbench.trial import Trial
+
+__all__ = ["BuiltinTask", "TaskSpec", "builtin_tasks", "load_task", "register_task"]
+
+TrainFunction = Callable[[Trial], Mapping[str, float]]
+
+
+class BuiltinTask:
+    """Base of the built-in tasks: a training function plus what the study needs to know.
+
+    Subclasses set `name`, `metrics` (what they report, the first being the default
+    objective), `mode`, `total_steps` (default budget) and `defaults` (their params), and
+    implement `train(trial)` and `info(params)`.
+    """
+
+    name = ""
+    description = ""
+    metrics: tuple[str, ...] = ()
+    mode = "max"
+    total_steps = 100
+    defaults: Mapping[str, Any] = {}
+
+    def train(self, trial: Trial) -> Mapping[str, float]:
+        """Run one trial; return the final metrics."""
+        raise NotImplementedError
+
+    def info(self, params: Mapping[str, Any]) -> TaskInfo:
+        """The task's description for the database."""
+        raise NotImplementedError
+
+    def prepare(self, params: Mapping[str, Any]) -> None:
+        """One-off work before the first trial (e.g. building a pretrained checkpoint)."""
+
+    def __call__(self, trial: Trial) -> Mapping[str, float]:
+        return self.train(trial)
+
+
+_TASKS: dict[str, BuiltinTask] = {}
+
+
+def register_task(task: BuiltinTask) -> BuiltinTask:
+    """Make a built-in task available by name."""
+    _TASKS[task.name] = task
+    return task
+
+
+def builtin_tasks() -> dict[str, BuiltinTask]:
+    """The registered built-in tasks by name."""
+    return dict(_TASKS)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """A resolved task: how to call it, how to find it again in a worker, what it is.
+
+    Attributes:
+        ref: A reference that `load_task` resolves in any process (file paths made absolute).
+        name: The name stored in the database (for files, `file.py:function`).
+        function: The training function.
+        params: The task's settings (built-in defaults merged with the user's).
+        metrics: The metrics a built-in task reports; empty for user functions.
+        builtin: The built-in task object, if it is one.
+    """
+
+    ref: str
+    name: str
+    function: TrainFunction
+    params: dict[str, Any]
+    metrics: tuple[str, ...] = ()
+    builtin: BuiltinTask | None = None
+
+    def info(self, total_steps: int) -> TaskInfo:
+        """The task's description for the database, with its horizon."""
+        if self.builtin is not None:
+            info = self.builtin.info(self.params)
+            return dataclasses.replace(info, horizon=total_steps, params=self.params)
+        return TaskInfo(name=self.name, horizon=total_steps, params=self.params)
+
+
+def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
+    """Resolve a task reference (registered name, `module:function` or `file.py:function`)."""
+    params = dict(params or {})
+    if ref in _TASKS:
+        task = _TASKS[ref]
+        unknown = sorted(set(params) - set(task.defaults))
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter `{unknown[0]}` for task {ref} "
+                f"(valid: {', '.join(task.defaults) or 'none'})"
+            )
+        merged = {**task.defaults, **params}
+        return TaskSpec(ref, ref, task, merged, task.metrics, task)
+    if ":" not in ref:
+        close = difflib.get_close_matches(ref, _TASKS, n=2)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(
+            f"unknown task {ref!r}{hint} (built-in: {', '.join(_TASKS)}; or give "
+            "package.module:function or path/to/file.py:function)"
+        )
+    location, _, function_name = ref.rpartition(":")
+    if location.endswith(".py"):
+        path = Path(location).expanduser().resolve()
+        module = _load_file(path, ref)
+        ref, name = f"{path}:{function_name}", f"{path.name}:{function_name}"
+    else:
+        try:
+            module = importlib.import_module(location)
+        except ImportError as error:
+            raise ConfigError(
+                f"cannot import module {location!r} for task {ref!r}: {error}"
+            ) from None
+        name = ref
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        available = sorted(
+            n
+            for n, v in vars(module).items()
+            if callable(v)
+            and not n.startswith("_")
+            and getattr(v, "__module__", None) == module.__name__
+        )
+        raise ConfigError(
+            f"{location} has no function {function_name!r} "
+            f"(functions there: {', '.join(available) or 'none'})"
+        )
+    return TaskSpec(ref, name, function, params)
+
+
+def _load_file(path: Path, ref: str) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"task file not found: {str(path)!r} (from {ref!r})")
+    module_name = f"lrbench_user_task_{abs(hash(str(path)))}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot load {str(path)!r} as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise ConfigError(f"importing task file {str(path)!r} failed: {error!r}") from None
+    return module

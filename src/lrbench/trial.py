@@ -1,0 +1,144 @@
+"""The Trial: what a task's training function receives, and how it reports back.
+
+A task is any callable `train(trial) -> dict[str, float]`. It reads `trial.policy`,
+`trial.total_steps`, `trial.seed` and `trial.params`, gets a Monitor with
+`trial.monitor(optimizer)`, calls `monitor.step(loss=...)` after each update and
+`trial.report(step, **metrics)` whenever it evaluates, and returns its final metrics::
+
+    def train(trial):
+        torch.manual_seed(trial.seed)
+        model = ...
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the policy sets the LR
+        monitor = trial.monitor(optimizer)
+        for step in range(trial.total_steps):
+            loss = ...; loss.backward(); optimizer.step(); optimizer.zero_grad()
+            monitor.step(loss=loss)
+            if (step + 1) % 50 == 0:
+                trial.report(step + 1, val_loss=evaluate(model))
+        return {"val_loss": evaluate(model)}
+
+Outside a study, `Trial(policy=..., total_steps=...)` runs a task by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lrbench.exceptions import ConfigError, TrialPruned
+from lrbench.monitor import Monitor
+from lrbench.policies import Policy, parse
+
+__all__ = ["Reporter", "Trial", "TrialPruned"]
+
+#: Receives `(step, metrics)` for each report; a study stores them as they arrive.
+Reporter = Callable[[int, Mapping[str, float]], None]
+
+
+class Trial:
+    """One run of a task under one policy, seed and budget.
+
+    Args:
+        policy: The policy (or spec) to train with.
+        total_steps: The budget in optimizer updates.
+        seed: The seed the task should use for initialisation and data order.
+        params: The task's own settings.
+        number: The trial's number in its study.
+        reporter: Called with each report (the study stores the points).
+        should_prune: Called after each report; True stops the trial (`TrialPruned`).
+        on_progress: Called with the step of each report, for progress bars.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy | str | Mapping[str, Any],
+        total_steps: int,
+        seed: int = 0,
+        params: Mapping[str, Any] | None = None,
+        number: int = 0,
+        reporter: Reporter | None = None,
+        should_prune: Callable[[int, Mapping[str, float]], bool] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+            raise ConfigError(f"`total_steps` must be an integer >= 1, got {total_steps!r}")
+        self.policy = parse(policy)
+        self.total_steps = total_steps
+        self.seed = seed
+        self.params: dict[str, Any] = dict(params or {})
+        self.number = number
+        self.samples_per_step = 0
+        self.tokens_per_step = 0
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self._reporter = reporter
+        self._should_prune = should_prune
+        self._on_progress = on_progress
+        self._monitor: Monitor | None = None
+        self._started = time.perf_counter()
+
+    def monitor(self, optimizer: Any, **options: Any) -> Monitor:
+        """A Monitor on `optimizer`, already holding the step-0 LR.
+
+        It raises `Diverged` as soon as the loss diverges, which ends the trial as diverged.
+        `options` go to `Monitor` (e.g. `lr_multipliers`).
+        """
+        options.setdefault("on_divergence", "raise")
+        self._monitor = Monitor(self.policy, optimizer, **options)
+        return self._monitor
+
+    def report(self, step: int, **metrics: float) -> None:
+        """Record metrics at `step` (stored at once in a study); may raise `TrialPruned`."""
+        values = {name: float(value) for name, value in metrics.items()}
+        for name, value in values.items():
+            self.history.setdefault(name, []).append((int(step), value))
+        if self._reporter is not None:
+            self._reporter(int(step), values)
+        if self._on_progress is not None:
+            self._on_progress(int(step))
+        if self._should_prune is not None and self._should_prune(int(step), values):
+            raise TrialPruned(f"trial {self.number} pruned at step {step}")
+
+    @property
+    def steps_done(self) -> int:
+        """Updates done so far, as counted by the Monitor (or the last reported step)."""
+        if self._monitor is not None:
+            return self._monitor.step_count
+        return max((s for points in self.history.values() for s, _ in points), default=0)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time since the trial was created."""
+        return time.perf_counter() - self._started
+
+    def cost(self) -> dict[str, float]:
+        """Steps, samples, tokens and seconds spent so far."""
+        steps = self.steps_done
+        return {
+            "steps": steps,
+            "samples": steps * self.samples_per_step,
+            "tokens": steps * self.tokens_per_step,
+            "seconds": self.seconds,
+        }
+
+    def final_metrics(self, returned: Mapping[str, Any] | None) -> dict[str, float]:
+        """The task's returned metrics, checked to be numbers."""
+        if returned is None:
+            return {}
+        if not isinstance(returned, Mapping):
+            raise ConfigError(
+                f"a task must return a dict of metrics, got {type(returned).__name__}"
+            )
+        out = {}
+        for name, value in returned.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"metric {name!r} must be a number, got {value!r}")
+            out[str(name)] = float(value)
+        return out
+
+    def last_reported(self, name: str) -> float:
+        """The last reported value of a metric, NaN if never reported."""
+        points = self.history.get(name)
+        return points[-1][1] if points else math.nan
