@@ -87,7 +87,9 @@ def make_policy(template: str, lr: float, total_steps: int) -> Policy:
 
 def split_policies(text: str) -> list[str]:
     """Split `--policies` at top-level commas: `fixed,cosine,poly(lr={lr},...)`."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
         if char == "," and depth == 0:

@@ -7,7 +7,7 @@ database whose schema revision differs from the code's head.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -22,7 +22,7 @@ def _now() -> dt.datetime:
 class Base(DeclarativeBase):
     """Declarative base of all LRBench++ tables (prefixed `lrb_`)."""
 
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
 class TaskRow(Base):

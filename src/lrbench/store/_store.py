@@ -220,7 +220,7 @@ class Store:
         config: Mapping[str, Any],
         trials: Sequence[Mapping[str, Any]],
     ) -> StudyRecord:
-        """Create a study and queue its trials (`policy`, `family`, `lr`, `seed`, `total_steps`)."""
+        """Create a study and queue its trials (policy, family, lr, seed, total_steps)."""
         with self.session() as session:
             study = StudyRow(
                 name=name,
