@@ -34,3 +34,31 @@ stderr = Console(stderr=True, soft_wrap=True)
 def print_json(data: Any) -> None:
     """Write exactly one JSON document to stdout."""
     sys.stdout.write(json.dumps(data) + "\n")
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="LRBENCH_DB",
+        help="Database URL [default: sqlite:///lrbench.db; env LRBENCH_DB].",
+    ),
+]
+
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """`key=value` pairs into a dict; values parsed as JSON when they can be (numbers, true)."""
+    from lrbench.exceptions import ConfigError
+
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"`--param` must be key=value, got {pair!r}")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params

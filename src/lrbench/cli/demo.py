@@ -1,93 +1,172 @@
-"""`lrbench demo`: the README's main job.
+"""`lrbench demo`: the README's main job — a real LR tuning study on both built-in tasks.
 
-Until tuning studies exist, it compares the built-in policies over one training horizon: a
-figure (overlay and small multiples) and a table of LRs at milestones of the run.
+It tunes `digits-mlp` (an MLP on scikit-learn's digits, SGD) and `charlm` (fine-tuning a small
+pretrained transformer, AdamW) over several policies x LR values with two seeds, next to the
+folklore baselines "0.1 step" and "2e-5 cosine"; it prints each task's leaderboard, the
+recommended policy and LR, and how far each baseline falls short, and leaves the database
+(and a JSON summary and schedule figures in the output folder) behind.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-from rich import box
 from rich.table import Table
 
-from lrbench.cli._common import FormatOption, OutputFormat, print_json, stderr, stdout
+from lrbench.cli._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    QuietOption,
+    print_json,
+    stderr,
+    stdout,
+)
 
-HELP = """Compare the built-in LR policies over one horizon: writes figures, prints a table.
+HELP = """Run the demo: a real LR tuning study on the built-in tasks (a few minutes on a CPU).
 
 Examples:
 
   lrbench demo
 
-  lrbench demo -o out/ --steps 5000 --format json
+  lrbench demo --db sqlite:///demo.db -o demo-output --format json
+
+  lrbench demo --quick
 """
 
+BASELINES = (("step", 0.1), ("cosine", 2e-5))
 
-def demo_policies(total: int) -> list[str]:
-    """Representative policies at the same peak LR, all over `total` steps."""
-    warmup, half = max(total // 20, 1), max(total // 8, 1)
+
+def demo_studies(quick: bool) -> list[tuple[str, Any]]:
+    """(study name, StudyConfig) of the demo; `quick` is a smaller version for tests."""
+    from lrbench.study import StudyConfig
+
+    scale = "-quick" if quick else ""
     return [
-        "fixed(lr=0.1)",
-        f"step(lr=0.1,gamma=0.5,step_size={max(total // 4, 1)})",
-        f"multistep(lr=0.1,gamma=0.1,milestones=[{total // 2},{3 * total // 4}])",
-        f"exp(lr=0.1,gamma={0.01 ** (1 / total):.6g})",
-        f"linear(lr=0.1,total_steps={total},warmup_steps={warmup})",
-        f"cosine(lr=0.1,min_lr=0.001,total_steps={total},warmup_steps={warmup})",
-        f"wsd(lr=0.1,min_lr=0.001,total_steps={total},warmup_steps={warmup},"
-        f"decay_steps={total // 5},decay_shape=sqrt)",
-        f"inverse_sqrt(lr=0.1,warmup_steps={warmup})",
-        f"one_cycle(max_lr=0.1,total_steps={total})",
-        f"cosine_restarts(lr=0.1,min_lr=0.001,period={total // 7},period_mult=2)",
-        f"triangle2(min_lr=0.001,max_lr=0.1,half_cycle={half})",
-        f"sin_exp(min_lr=0.001,max_lr=0.1,half_cycle={half},gamma={0.05 ** (1 / total):.6g})",
+        (
+            f"demo-digits-mlp{scale}",
+            StudyConfig(
+                task="digits-mlp",
+                policies=("fixed", "step", "cosine", "one_cycle", "wsd"),
+                lr_min=3e-3,
+                lr_max=3.0,
+                trials=10 if quick else 30,
+                seeds=1 if quick else 2,
+                total_steps=100 if quick else 300,
+                baselines=BASELINES,
+            ),
+        ),
+        (
+            f"demo-charlm{scale}",
+            StudyConfig(
+                task="charlm",
+                policies=("fixed", "cosine", "linear", "wsd"),
+                lr_min=1e-4,
+                lr_max=3e-2,
+                trials=4 if quick else 20,
+                seeds=1 if quick else 2,
+                total_steps=30 if quick else 120,
+                baselines=BASELINES,
+            ),
+        ),
     ]
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    best = result.best
+    sign = 1.0 if result.study.mode == "max" else -1.0
+    baselines = []
+    for family, lr in BASELINES:
+        score = next((s for s in result.leaderboard if s.family == family and s.lr == lr), None)
+        if score is None:
+            continue
+        gap = None if best is None or math.isnan(score.mean) else sign * (best.mean - score.mean)
+        baselines.append(
+            {
+                "baseline": f"{lr:g} {family}",
+                "policy": score.policy,
+                "mean": None if math.isnan(score.mean) else score.mean,
+                "statuses": score.statuses,
+                "short_of_best": gap,
+            }
+        )
+    return {**result.to_json(), "baselines": baselines}
+
+
+def _render(summary: dict[str, Any]) -> None:
+    from lrbench.cli.tune import render_leaderboard
+
+    best = summary["best"]
+    metric = summary["metric"]
+    if best is None:
+        stdout.print(f"[bold]{summary['task']}[/bold]: no trial completed")
+        return
+    value = best["metrics"][metric]
+    stdout.print(
+        f"\n[bold]{summary['task']}[/bold]: use [bold green]{best['policy']}[/bold green]"
+        f" — {metric} {value:.4g} ({summary['mode']} is better), "
+        f"{summary['trials']['complete']} trials complete, "
+        f"{summary['trials']['diverged']} diverged, cost {summary['cost']['steps']} "
+        f"steps / {summary['cost']['seconds']:.0f} s"
+    )
+    table = Table(title=f"{summary['task']}: folklore baselines against the recommendation")
+    for column in ("baseline", metric, "short of best by"):
+        table.add_column(column, justify="right" if column != "baseline" else "left")
+    for row in summary["baselines"]:
+        mean = "diverged/failed" if row["mean"] is None else f"{row['mean']:.4g}"
+        gap = "—" if row["short_of_best"] is None else f"{row['short_of_best']:.4g}"
+        table.add_row(row["baseline"], mean, gap)
+    stdout.print(table)
 
 
 def demo(
+    db: DbOption = None,
     output_dir: Annotated[
-        Path, typer.Option("--output", "-o", help="Directory for the figures.")
+        Path, typer.Option("--output", "-o", help="Folder for the summary and figures.")
     ] = Path("demo-output"),
-    steps: Annotated[int, typer.Option("--steps", "-n", min=10, help="Horizon in steps.")] = 1000,
+    quick: Annotated[bool, typer.Option(help="A smaller study (seconds).")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     output: FormatOption = OutputFormat.human,
+    quiet: QuietOption = False,
 ) -> None:
-    """Compare the built-in LR policies over one horizon."""
-    from lrbench.viz.figures import schedule_curves, schedule_figure, schedule_grid_figure
+    """Run the demo tuning study."""
+    from lrbench.cli._progress import RichEvents, make_events
+    from lrbench.cli.tune import render_leaderboard
+    from lrbench.store import resolve_url
+    from lrbench.study import tune
+    from lrbench.viz.figures import schedule_curves, schedule_figure
 
-    curves = schedule_curves(demo_policies(steps), steps)
     output_dir.mkdir(parents=True, exist_ok=True)
-    overlay, grid = output_dir / "policies-overlay.png", output_dir / "policies-grid.png"
-    schedule_figure(curves, log_y=True).savefig(overlay)
-    schedule_grid_figure(curves).savefig(grid)
-    marks = [0, steps // 10, steps // 4, steps // 2, 3 * steps // 4, steps - 1]
-    rows: list[dict[str, Any]] = [
-        {
-            "policy": spec,
-            "lr": {str(m): float(values[m]) for m in marks},
-            "mean_lr": float(np.mean(values)),
-        }
-        for spec, values in curves.items()
-    ]
-    if output is OutputFormat.json:
-        print_json({"steps": steps, "figures": [str(overlay), str(grid)], "policies": rows})
-        return
-    table = Table(
-        title=f"LR at steps of a {steps}-step run; mean = area / steps",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("policy", no_wrap=True)
-    for mark in marks:
-        table.add_column(str(mark), justify="right", no_wrap=True)
-    table.add_column("mean", justify="right", no_wrap=True)
-    for number, row in enumerate(rows, 1):
-        name = row["policy"].split("(")[0]
-        table.add_row(
-            f"{number}. {name}", *(f"{v:.2g}" for v in row["lr"].values()), f"{row['mean_lr']:.2g}"
+    summaries = []
+    for name, config in demo_studies(quick):
+        events = make_events(quiet)
+        try:
+            result = tune(config, name=name, db=db, workers=workers, events=events)
+        finally:
+            if isinstance(events, RichEvents):
+                events.close()
+        summary = _summary(result)
+        summaries.append(summary)
+        shown = [s.policy for s in result.leaderboard[:1]] + [
+            b["policy"] for b in summary["baselines"]
+        ]
+        figure = output_dir / f"{config.task}-schedules.png"
+        schedule_figure(schedule_curves(shown, result.trials[0].total_steps), log_y=True).savefig(
+            figure
         )
-    stdout.print(table)
-    for number, row in enumerate(rows, 1):
-        stdout.print(f"{number:>3}. {row['policy']}", markup=False, highlight=False)
-    stderr.print(f"figures: {overlay} {grid}")
+        summary["figure"] = str(figure)
+        if output is OutputFormat.human:
+            stdout.print(render_leaderboard(result, limit=10))
+            _render(summary)
+    report = {"database": resolve_url(db), "studies": summaries}
+    (output_dir / "summary.json").write_text(json.dumps(report, indent=2))
+    if output is OutputFormat.json:
+        print_json(report)
+    else:
+        stderr.print(
+            f"database: {resolve_url(db)}; summary and figures in {output_dir}/", markup=False
+        )

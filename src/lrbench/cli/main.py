@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from lrbench.cli import demo, plot, policies, schedule
+from lrbench.cli import db, demo, plot, policies, schedule, tune
 from lrbench.cli._common import stderr
 from lrbench.exceptions import LRBenchError
 
@@ -22,6 +22,8 @@ app.command("policies", help=policies.HELP)(policies.policies)
 app.command("schedule", help=schedule.HELP)(schedule.schedule)
 app.command("plot", help=plot.HELP)(plot.plot)
 app.command("demo", help=demo.HELP)(demo.demo)
+app.command("tune", help=tune.HELP)(tune.tune_command)
+app.add_typer(db.app, name="db")
 
 # Typer's usage errors (bad option values, missing arguments) all derive from this class of its
 # bundled Click; it is reached through the public `typer.BadParameter` to stay on public API.

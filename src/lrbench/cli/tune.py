@@ -1,0 +1,148 @@
+"""`lrbench tune`: run or resume a single-policy selection study."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from lrbench.cli._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    QuietOption,
+    parse_params,
+    print_json,
+    stdout,
+)
+from lrbench.exceptions import ConfigError
+from lrbench.search import split_policies
+from lrbench.study import StudyConfig, StudyResult, tune
+
+HELP = """Tune the LR: train a task under policies x LR values, store every trial, rank them.
+
+Running the same command again resumes the study (finished trials are kept).
+
+Examples:
+
+  lrbench tune --task digits-mlp --policies fixed,step,cosine --lr-min 1e-3 --lr-max 1 --trials 12
+
+  lrbench tune --task charlm --strategy random --trials 20 --seeds 2 --workers 2 --format json
+
+  lrbench tune --task my_task.py:train --metric val_loss --mode min --total-steps 500
+
+  lrbench tune --task digits-mlp --strategy topk --trials 9 --param optimizer=adam
+"""
+
+
+def _parse_baseline(text: str) -> tuple[str, float]:
+    template, sep, value = text.rpartition("@")
+    try:
+        lr = float(value)
+    except ValueError:
+        lr = math.nan
+    if not sep or not template or not lr > 0:
+        raise ConfigError(f"`--baseline` must be POLICY@LR like cosine@2e-5, got {text!r}")
+    return template, lr
+
+
+def render_leaderboard(result: StudyResult, limit: int = 15) -> Table:
+    """The study's leaderboard as a table (best first)."""
+    study = result.study
+    table = Table(
+        title=f"{study.name}: {study.task.name}, {study.metric} ({study.mode}), "
+        f"{len(result.trials)} trials"
+    )
+    table.add_column("#", justify="right")
+    table.add_column("policy", overflow="fold")
+    table.add_column(study.metric, justify="right")
+    table.add_column("± std", justify="right")
+    table.add_column("seeds", justify="right")
+    table.add_column("status")
+    for rank, score in enumerate(result.leaderboard[:limit], 1):
+        mean = "—" if math.isnan(score.mean) else f"{score.mean:.4g}"
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(score.statuses.items()))
+        table.add_row(
+            str(rank), score.policy, mean, f"{score.std:.2g}", str(score.seeds), statuses
+        )
+    return table
+
+
+def tune_command(
+    task: Annotated[
+        str,
+        typer.Option("--task", "-t", help="Built-in name, module:function or file.py:function."),
+    ],
+    metric: Annotated[
+        str | None, typer.Option(help="Metric to optimise [default: the task's].")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="max or min [default: the task's].")] = None,
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated families or {lr} templates.")
+    ] = "fixed,step,cosine,one_cycle",
+    lr_min: Annotated[float, typer.Option("--lr-min", help="Lowest LR searched.")] = 1e-4,
+    lr_max: Annotated[float, typer.Option("--lr-max", help="Highest LR searched.")] = 1.0,
+    strategy: Annotated[str, typer.Option(help="grid, random or topk.")] = "grid",
+    trials: Annotated[int, typer.Option(min=1, help="Configurations to try (before seeds).")] = 12,
+    total_steps: Annotated[
+        int | None, typer.Option("--total-steps", min=1, help="Budget per trial in updates.")
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration.")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    study: Annotated[
+        str | None, typer.Option(help="Study name [default: from the config].")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="Task setting key=value (repeatable).")
+    ] = None,
+    baseline: Annotated[
+        list[str] | None, typer.Option(help="Extra POLICY@LR to compare (repeatable).")
+    ] = None,
+    target: Annotated[
+        float | None, typer.Option(help="Metric target (steps to reach it are recorded).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random strategy.")] = 0,
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.human,
+    quiet: QuietOption = False,
+) -> None:
+    """Tune the LR of a task."""
+    from lrbench.cli._progress import RichEvents, make_events
+
+    config = StudyConfig(
+        task=task,
+        params=parse_params(param),
+        metric=metric,
+        mode=mode,
+        policies=tuple(split_policies(policies)),
+        lr_min=lr_min,
+        lr_max=lr_max,
+        strategy=strategy,
+        trials=trials,
+        total_steps=total_steps,
+        seeds=seeds,
+        seed=seed,
+        target=target,
+        baselines=tuple(_parse_baseline(b) for b in baseline or []),
+    )
+    events = make_events(quiet)
+    try:
+        result = tune(config, name=study, db=db, workers=workers, events=events)
+    finally:
+        if isinstance(events, RichEvents):
+            events.close()
+    if output is OutputFormat.json:
+        print_json(result.to_json())
+        return
+    stdout.print(render_leaderboard(result))
+    best = result.best
+    if best is None:
+        stdout.print("No trial completed: see `lrbench db show " + result.study.name + "`.")
+    else:
+        stdout.print(
+            f"Best: [bold]{best.policy}[/bold] ({best.metric} {best.mean:.4g} ± "
+            f"{best.std:.2g} over {best.seeds} seed(s)); cost {result.cost_steps} "
+            f"steps, {result.cost_seconds:.1f} s."
+        )
