@@ -98,7 +98,6 @@ def _summary(result: Any) -> dict[str, Any]:
 
 
 def _render(summary: dict[str, Any]) -> None:
-    from lrbench.cli.tune import render_leaderboard
 
     best = summary["best"]
     metric = summary["metric"]
