@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
@@ -23,3 +24,9 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-9) -
             f"first mismatch at step {step}: got {actual[step]!r}, expected {expected[step]!r} "
             f"({int(bad.sum())} of {bad.size} steps differ)"
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _checkpoint_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep charlm's pretrained checkpoint in the session's temporary folder."""
+    os.environ.setdefault("LRBENCH_CACHE", str(tmp_path_factory.mktemp("lrbench-cache")))

@@ -1,0 +1,200 @@
+"""`lrbench tune`, `lrbench db ...` and `lrbench demo` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from lrbench.cli.main import main
+
+LRBENCH = str(Path(sys.executable).parent / "lrbench")
+TUNE = [
+    "tune",
+    "--task",
+    "digits-mlp",
+    "--policies",
+    "fixed,cosine",
+    "--lr-min",
+    "0.01",
+    "--lr-max",
+    "1",
+    "--trials",
+    "4",
+    "--total-steps",
+    "20",
+]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([LRBENCH, *args], capture_output=True, text=True, timeout=600)
+
+
+def test_tune_json_is_one_object_with_the_contract_fields(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    result = run(*TUNE, "--db", db, "--study", "cli", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["study"] == "cli"
+    assert set(summary["best"]) >= {"policy", "metrics"}
+    assert summary["best"]["policy"].startswith(("fixed(", "cosine("))
+    assert summary["trials"]["complete"] == 4
+    assert summary["cost"]["steps"] == 80 and summary["cost"]["seconds"] > 0
+    assert "trial 3" in result.stderr  # plain progress lines when stderr is not a terminal
+    quiet = run(*TUNE, "--db", db, "--study", "cli", "--format", "json", "--quiet")
+    assert quiet.stderr == "" and json.loads(quiet.stdout)["trials"]["complete"] == 4
+
+
+def test_db_commands_list_show_rank_export_import_and_upgrade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main([*TUNE, "--db", db, "--study", "one", "--quiet"]) == 0
+    assert "Best:" in capsys.readouterr().out
+    assert main(["db", "ls", "--db", db, "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [s["study"] for s in listed] == ["one"] and listed[0]["finished"] == 4
+    assert main(["db", "show", "one", "--db", db, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["config"]["lr_max"] == 1.0 and len(shown["leaderboard"]) == 4
+    assert (
+        main(["db", "top", "--task", "digits-mlp", "-k", "2", "--db", db, "--format", "json"]) == 0
+    )
+    top = json.loads(capsys.readouterr().out)
+    assert {t["family"] for t in top} == {"fixed", "cosine"}
+    export = tmp_path / "one.json"
+    assert main(["db", "export", "one", "-o", str(export), "--db", db]) == 0
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["db", "import", str(export), "--db", other]) == 0
+    capsys.readouterr()
+    assert main(["db", "show", "one", "--db", other, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["leaderboard"] == shown["leaderboard"]
+    assert main(["db", "upgrade", "--db", db]) == 0
+    assert "up to date" in capsys.readouterr().err
+    for command in (
+        ["db", "ls"],
+        ["db", "show", "one"],
+        ["db", "top", "--task", "digits-mlp"],
+        ["db", "recipes"],
+    ):
+        assert main([*command, "--db", db]) == 0
+
+
+def test_demo_quick_runs_both_tasks_and_leaves_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = run(
+        "demo",
+        "--quick",
+        "--db",
+        f"sqlite:///{db}",
+        "-o",
+        str(tmp_path / "out"),
+        "--format",
+        "json",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [s["task"] for s in report["studies"]] == ["digits-mlp", "charlm"]
+    for study in report["studies"]:
+        assert study["best"] is not None
+        assert {b["baseline"] for b in study["baselines"]} == {"0.1 step", "2e-05 cosine"}
+        assert Path(study["figure"]).stat().st_size > 10_000
+    assert db.exists() and (tmp_path / "out" / "summary.json").exists()
+
+
+def _newer_schema(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    return url
+
+
+def _study_with_other_config(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'cfg.db'}"
+    assert main([*TUNE, "--db", url, "--study", "s", "--quiet", "--format", "json"]) == 0
+    return url
+
+
+def _task_file(tmp_path: Path) -> str:
+    path = tmp_path / "task.py"
+    path.write_text(
+        "def fit(trial):\n    return {}\n\ndef silent(trial):\n    return {'x': 1.0}\n"
+    )
+    return str(path)
+
+
+BAD = [
+    (lambda p: ["tune", "--task", "digits_mlp"], "unknown task 'digits_mlp'; did you mean"),
+    (
+        lambda p: ["tune", "--task", f"{_task_file(p)}:train", "--metric", "x"],
+        "has no function 'train' (functions there: fit, silent)",
+    ),
+    (
+        lambda p: [
+            "tune",
+            "--task",
+            f"{_task_file(p)}:silent",
+            "--metric",
+            "acc",
+            "--trials",
+            "1",
+            "--policies",
+            "fixed",
+            "--total-steps",
+            "3",
+            "--db",
+            f"sqlite:///{p / 'u.db'}",
+        ],
+        "never reported metric 'acc' (it reported: x)",
+    ),
+    (
+        lambda p: [*TUNE, "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"],
+        "cannot connect to the database",
+    ),
+    (lambda p: [*TUNE, "--db", "::not a url::"], "is not a database URL"),
+    (lambda p: [*TUNE, "--db", _newer_schema(p)], "newer LRBench++"),
+    (
+        lambda p: [
+            *TUNE[:-2],
+            "--total-steps",
+            "30",
+            "--db",
+            _study_with_other_config(p),
+            "--study",
+            "s",
+        ],
+        "exists with a different configuration (total_steps: 20 -> 30)",
+    ),
+    (
+        lambda p: ["tune", "--task", "digits-mlp", "--metric", "acc"],
+        "task digits-mlp never reports metric 'acc'",
+    ),
+    (
+        lambda p: ["tune", "--task", "digits-mlp", "--lr-min", "1", "--lr-max", "0.1"],
+        "`--lr-min` must be < `--lr-max`, got lr_min=1.0, lr_max=0.1",
+    ),
+    (lambda p: ["db", "show", "nope", "--db", f"sqlite:///{p / 'e.db'}"], "no study named 'nope'"),
+    (
+        lambda p: ["db", "import", str(p / "missing.json"), "--db", f"sqlite:///{p / 'e.db'}"],
+        "no such file",
+    ),
+]
+
+
+@pytest.mark.parametrize("make_args, message", BAD)
+def test_bad_input_is_one_line_and_exit_code_2(
+    make_args, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = make_args(tmp_path)
+    capsys.readouterr()
+    assert main([*args, "--quiet"] if args[0] == "tune" else args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines

@@ -1,0 +1,180 @@
+"""One storage suite, run against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import sqlalchemy as sa
+
+from lrbench import ConfigError, StorageError
+from lrbench.store import Store, TaskInfo, TrialRecord, TrialStatus
+
+TASK = TaskInfo(
+    name="toy",
+    domain="image-classification",
+    model="mlp",
+    dataset="digits",
+    optimizer="sgd",
+    batch_size=32,
+    horizon=100,
+)
+
+
+def make_study(store: Store, name: str = "s", task: TaskInfo = TASK, mode: str = "max"):
+    trials = [
+        {
+            "policy": f"fixed(lr={lr})",
+            "family": "fixed",
+            "lr": lr,
+            "seed": seed,
+            "total_steps": 100,
+        }
+        for lr in (0.1, 0.01, 1.0)
+        for seed in (0, 1)
+    ]
+    return store.create_study(
+        name=name,
+        task=store.task(task),
+        objective="single-policy",
+        metric="acc",
+        mode=mode,
+        strategy="grid",
+        config={"config": {"x": 1}},
+        trials=trials,
+    )
+
+
+def finish(store: Store, trial: TrialRecord, status: TrialStatus, acc: float | None) -> None:
+    store.start_trial(trial.id)
+    store.add_points(trial.id, 10, {"acc": 0.5, "loss": 1.0})
+    store.add_points(trial.id, 20, {"acc": acc or 0.0})
+    store.finish_trial(
+        trial.id,
+        status,
+        metrics={} if acc is None else {"acc": acc},
+        cost_steps=20,
+        cost_seconds=0.5,
+        cost_samples=640,
+    )
+
+
+def play(store: Store, study) -> None:
+    accuracy = {0.1: (0.9, 0.8), 0.01: (0.6, 0.7), 1.0: (None, None)}
+    for trial in store.trials(study.id):
+        value = accuracy[trial.lr][trial.seed]
+        finish(store, trial, TrialStatus.complete if value else TrialStatus.diverged, value)
+
+
+def test_trials_points_and_records_round_trip(db_url: str) -> None:
+    store = Store(db_url)
+    study = make_study(store)
+    trials = store.trials(study.id)
+    assert [t.number for t in trials] == list(range(6))
+    assert all(t.status is TrialStatus.queued for t in trials)
+    finish(store, trials[0], TrialStatus.complete, 0.9)
+    stored = store.trials(study.id)[0]
+    assert dataclasses.is_dataclass(stored) and stored.metrics == {"acc": 0.9}
+    assert (stored.status, stored.attempt, stored.cost_steps, stored.cost_samples) == (
+        TrialStatus.complete,
+        1,
+        20,
+        640,
+    )
+    assert store.points(stored.id) == [(10, "acc", 0.5), (10, "loss", 1.0), (20, "acc", 0.9)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.lr = 5.0  # type: ignore[misc]
+
+
+def test_a_restarted_trial_drops_the_points_of_its_interrupted_attempt(db_url: str) -> None:
+    store = Store(db_url)
+    trial = store.trials(make_study(store).id)[0]
+    store.start_trial(trial.id)
+    store.add_points(trial.id, 5, {"acc": 0.1})  # then the process is killed
+    restarted = store.start_trial(trial.id)
+    assert restarted.attempt == 2 and store.points(trial.id) == []
+
+
+def test_leaderboard_means_over_seeds_and_puts_failures_last(db_url: str) -> None:
+    store = Store(db_url)
+    study = make_study(store)
+    play(store, study)
+    board = store.leaderboard(study)
+    assert [s.lr for s in board] == [0.1, 0.01, 1.0]
+    assert board[0].mean == pytest.approx(0.85) and board[0].std == pytest.approx(0.0707107)
+    assert board[0].seeds == 2 and board[0].statuses == {"complete": 2}
+    assert math.isnan(board[2].mean) and board[2].statuses == {"diverged": 2}
+    minimising = make_study(store, "s-min", mode="min")
+    play(store, minimising)
+    assert [s.lr for s in store.leaderboard(minimising)] == [0.01, 0.1, 1.0]
+
+
+def test_top_k_for_the_task_then_the_nearest_task(db_url: str) -> None:
+    store = Store(db_url)
+    assert store.top_k(TASK, 3) == []
+    play(store, make_study(store))
+    top = store.top_k(TASK, 3, metric="acc")
+    assert [(s.family, s.lr) for s in top] == [("fixed", 0.1)]  # one row per family
+    assert top[0].source == "study s"
+    similar = TaskInfo(name="other", model="mlp", dataset="digits", optimizer="adam")
+    assert [s.lr for s in store.top_k(similar, 3)] == [0.1]
+    unrelated = TaskInfo(name="other", model="gpt", dataset="text", optimizer="adam")
+    assert store.top_k(unrelated, 3) == []
+
+
+def test_export_import_round_trip(db_url: str, tmp_path) -> None:
+    store = Store(db_url)
+    study = make_study(store)
+    play(store, study)
+    data = store.export_study("s")
+    copy = store.import_study(data, name="s-copy")
+    assert store.leaderboard(copy) == store.leaderboard(study)
+    original = {t.number: store.points(t.id) for t in store.trials(study.id)}
+    assert {t.number: store.points(t.id) for t in store.trials(copy.id)} == original
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    moved = other.import_study(data)
+    assert other.leaderboard(moved) == store.leaderboard(study)
+    with pytest.raises(ConfigError, match="already exists"):
+        store.import_study(data)
+    with pytest.raises(ConfigError, match="not an LRBench"):
+        store.import_study({"format": "something"})
+
+
+def test_recipes_are_seeded_with_sources(db_url: str) -> None:
+    recipes = {r.name: r for r in Store(db_url).recipes()}
+    alpaca = recipes["alpaca-7b"]
+    assert (alpaca.lr, alpaca.family, alpaca.epochs) == (2e-5, "cosine", 3)
+    assert "Alpaca" in alpaca.source and recipes["dolly-7b"].lr == 5e-6
+    assert {"vicuna-7b", "wizardlm-7b", "gpt4all-j-6b", "sgd-default", "adam-default"} <= set(
+        recipes
+    )
+
+
+def test_newer_and_older_schemas_are_refused_with_the_fix(db_url: str) -> None:
+    store = Store(db_url)
+    make_study(store)
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(StorageError, match="newer LRBench.*pip install -U lrbenchpp"):
+        Store(db_url)
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM alembic_version"))
+    with pytest.raises(StorageError, match="run `lrbench db upgrade"):
+        Store(db_url)
+
+
+def test_study_lookup_errors_name_the_known_studies(db_url: str) -> None:
+    store = Store(db_url)
+    make_study(store, "alpha")
+    with pytest.raises(ConfigError, match="no study named 'beta'.*known: alpha"):
+        store.require_study("beta")
+
+
+def test_bad_urls() -> None:
+    with pytest.raises(ConfigError, match="is not a database URL"):
+        Store("not a url")
+    with pytest.raises(StorageError, match="cannot connect to the database"):
+        Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(StorageError, match="cannot connect to the database"):
+        Store("sqlite:////nonexistent-dir/x/lrbench.db")
