@@ -43,7 +43,9 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed-test
-	$(PY) bench/run.py
+	$(PY) bench/policies_bench.py
+	$(PY) bench/store_bench.py
+	$(PY) bench/study_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,3 +20,36 @@ def test_torch_loop_example_trains_to_a_good_accuracy() -> None:
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.rsplit("test accuracy: ", 1)[1])
     assert accuracy > 0.9
+
+
+def test_the_documented_user_task_tunes_from_the_command_line(tmp_path) -> None:
+    command = [
+        str(Path(sys.executable).parent / "lrbench"),
+        "tune",
+        "--task",
+        f"{EXAMPLES / 'my_task.py'}:train",
+        "--metric",
+        "val_accuracy",
+        "--mode",
+        "max",
+        "--policies",
+        "fixed,cosine",
+        "--lr-min",
+        "1e-3",
+        "--lr-max",
+        "1",
+        "--trials",
+        "4",
+        "--total-steps",
+        "100",
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        "--format",
+        "json",
+        "--quiet",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["task"] == "my_task.py:train" and summary["trials"]["complete"] == 4
+    assert summary["best"]["metrics"]["val_accuracy"] > 0.7

@@ -154,6 +154,42 @@ class StudyResult:
         }
 
 
+class _RunningBest:
+    """The best configuration so far, kept in memory (no database query per trial)."""
+
+    def __init__(self, metric: str, mode: str, trials: Sequence[TrialRecord]) -> None:
+        self.metric, self.mode = metric, mode
+        self.values: dict[str, list[float]] = {}
+        self.trials = {t.policy: t for t in trials}
+        for trial in trials:
+            if trial.status is TrialStatus.complete and metric in trial.metrics:
+                self.values.setdefault(trial.policy, []).append(trial.metrics[metric])
+
+    def add(self, outcome: TrialOutcome) -> None:
+        if outcome.status is TrialStatus.complete and not math.isnan(outcome.value):
+            self.values.setdefault(outcome.policy, []).append(outcome.value)
+
+    def best(self) -> PolicyScore | None:
+        if not self.values:
+            return None
+        pick = max if self.mode == "max" else min
+        policy = pick(self.values, key=lambda p: sum(self.values[p]) / len(self.values[p]))
+        values = self.values[policy]
+        trial = self.trials[policy]
+        return PolicyScore(
+            policy=policy,
+            family=trial.family,
+            lr=trial.lr,
+            metric=self.metric,
+            mean=sum(values) / len(values),
+            std=0.0,
+            seeds=len(values),
+            statuses={},
+            cost_steps=0,
+            cost_seconds=0.0,
+        )
+
+
 def _json_float(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -331,15 +367,16 @@ def tune(
     events.started(study, len(trials), len(jobs))
     store.set_study_status(study.id, "running")
 
+    running_best = _RunningBest(plan.metric, plan.mode, trials)
+
     def finished(outcome: TrialOutcome) -> None:
         if outcome.status is TrialStatus.complete and plan.metric not in outcome.metric_names:
             raise ConfigError(
                 f"task {spec.name} never reported metric {plan.metric!r} (it reported: "
                 f"{', '.join(outcome.metric_names) or 'nothing'}); choose one with --metric"
             )
-        leaderboard = store.leaderboard(study)
-        best = leaderboard[0] if leaderboard and not math.isnan(leaderboard[0].mean) else None
-        events.trial_finished(outcome, best)
+        running_best.add(outcome)
+        events.trial_finished(outcome, running_best.best())
 
     try:
         run_local(

@@ -157,6 +157,16 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _worker_context() -> Any:
+    """Workers fork from a server that has imported torch once (fast start, no inherited
+    threads); where there is no forkserver (Windows, macOS spawn-only setups), they spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "lrbench.execution.local", "lrbench.tasks"])
+    return context
+
+
 def run_local(
     jobs: Sequence[TrialJob],
     *,
@@ -184,7 +194,7 @@ def run_local(
             on_outcome(run_trial(job, store=store, on_progress=on_progress))
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
     ) as pool:

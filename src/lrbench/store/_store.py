@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -53,6 +54,7 @@ __all__ = ["DEFAULT_URL", "EXPORT_FORMAT", "Store", "read_export", "resolve_url"
 
 DEFAULT_URL = "sqlite:///lrbench.db"
 EXPORT_FORMAT = "lrbench-study/1"
+_INSERT_POINT = sa.insert(MetricPointRow.__table__)
 _URL_HINT = "e.g. sqlite:///lrbench.db or postgresql+psycopg://user@host:5432/dbname"
 
 
@@ -63,6 +65,11 @@ def resolve_url(url: str | None = None) -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _alembic_config() -> Config:
@@ -131,7 +138,7 @@ class Store:
 
     def schema_revisions(self) -> tuple[str | None, str | None]:
         """(the database's schema revision, the newest this code knows)."""
-        head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+        head = _head_revision()
         try:
             with self.engine.connect() as connection:
                 current = MigrationContext.configure(connection).get_current_revision()

@@ -1,7 +1,7 @@
 """Benchmarks of the policy library and the Monitor, each side by side with its reference.
 
-    python bench/run.py            # full run, figures for docs/benchmarks.md
-    python bench/run.py --quick    # smaller sizes, for a smoke test
+    python bench/policies_bench.py            # full run, figures for docs/benchmarks.md
+    python bench/policies_bench.py --quick    # smaller sizes, for a smoke test
 
 1. Per-step cost of the Monitor against a bare training loop and against torch's own
    `CosineAnnealingLR` and `LambdaLR`, on a small MLP (and the bookkeeping alone, no training).
