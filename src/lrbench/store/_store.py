@@ -54,7 +54,7 @@ __all__ = ["DEFAULT_URL", "EXPORT_FORMAT", "Store", "read_export", "resolve_url"
 
 DEFAULT_URL = "sqlite:///lrbench.db"
 EXPORT_FORMAT = "lrbench-study/1"
-_INSERT_POINT = sa.insert(MetricPointRow.__table__)
+_INSERT_POINT = sa.insert(Base.metadata.tables["lrb_metric_point"])
 _URL_HINT = "e.g. sqlite:///lrbench.db or postgresql+psycopg://user@host:5432/dbname"
 
 
