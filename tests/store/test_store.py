@@ -171,7 +171,11 @@ def test_study_lookup_errors_name_the_known_studies(db_url: str) -> None:
         store.require_study("beta")
 
 
-def test_bad_urls() -> None:
+def test_bad_urls(tmp_path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError, match="cannot connect to the database"):
+        Store(f"sqlite:///{garbage}")
     with pytest.raises(ConfigError, match="is not a database URL"):
         Store("not a url")
     with pytest.raises(StorageError, match="cannot connect to the database"):

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except _USAGE_ERROR as error:
         code = _fail(getattr(error, "format_message", error.__str__)(), command)
     except (KeyboardInterrupt, typer.Abort):
-        code = _fail("interrupted")
+        code = _fail("interrupted; run the same command again to resume")
     else:
         code = result if isinstance(result, int) else 0
     if argv is None:

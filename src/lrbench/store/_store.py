@@ -28,7 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lrbench.exceptions import ConfigError, MissingDependencyError, StorageError
@@ -123,6 +123,7 @@ class Store:
         self.engine = _make_engine(self.url)
         self.display_url = self.engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._points_connection: sa.Connection | None = None
         current, head = self.schema_revisions()
         if current is None and create and not self._has_tables():
             self.upgrade()
@@ -142,7 +143,7 @@ class Store:
         try:
             with self.engine.connect() as connection:
                 current = MigrationContext.configure(connection).get_current_revision()
-        except OperationalError as error:
+        except DBAPIError as error:  # unreachable, refused, or not a database at all
             raise self._connect_error(error) from None
         return current, head
 
@@ -180,6 +181,7 @@ class Store:
         store.engine = _make_engine(store.url)
         store.display_url = store.engine.url.render_as_string(hide_password=True)
         store._sessions = sessionmaker(store.engine, expire_on_commit=False)
+        store._points_connection = None
         return store
 
     @contextmanager
@@ -199,7 +201,10 @@ class Store:
             session.close()
 
     def dispose(self) -> None:
-        """Close pooled connections (call in a worker before it exits)."""
+        """Close every connection (call in a worker before it exits)."""
+        if self._points_connection is not None:
+            self._points_connection.close()
+            self._points_connection = None
         self.engine.dispose()
 
     # -- tasks and studies ----------------------------------------------------------------
@@ -310,14 +315,18 @@ class Store:
         """Store the metrics reported at `step`, committed at once."""
         if not metrics:
             return
-        with self.session() as session:
-            session.execute(
-                sa.insert(MetricPointRow),
-                [
-                    {"trial_id": trial_id, "step": int(step), "name": name, "value": float(value)}
-                    for name, value in metrics.items()
-                ],
-            )
+        rows = [
+            {"trial_id": trial_id, "step": int(step), "name": name, "value": float(value)}
+            for name, value in metrics.items()
+        ]
+        try:  # Core on a kept connection, not the ORM: this runs in the training loop
+            if self._points_connection is None:
+                self._points_connection = self.engine.connect()
+            with self._points_connection.begin():
+                self._points_connection.execute(_INSERT_POINT, rows)
+        except OperationalError as error:
+            self._points_connection = None
+            raise self._connect_error(error) from None
 
     def finish_trial(
         self,
