@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from alembic import command
@@ -377,9 +377,16 @@ class Store:
         Configurations with a completed trial come first, best first; those that never
         completed (all diverged, pruned or failed) follow with a NaN mean.
         """
-        by_policy: dict[str, list[TrialRecord]] = {}
-        for trial in self.trials(study.id):
-            by_policy.setdefault(trial.policy, []).append(trial)
+        query = (
+            sa.select(*_LEAN_COLUMNS)
+            .where(TrialRow.study_id == study.id)
+            .order_by(TrialRow.number)
+        )
+        by_policy: dict[str, list[_LeanTrial]] = {}
+        with self.session() as session:
+            for row in session.execute(query):
+                trial = _LeanTrial(*row)
+                by_policy.setdefault(trial.policy, []).append(trial)
         scores = [_score(trials, study.metric) for trials in by_policy.values()]
         return _rank(scores, study.mode)
 
@@ -593,15 +600,37 @@ def _trial_record(row: TrialRow) -> TrialRecord:
     )
 
 
-def _score(trials: Sequence[TrialRecord], metric: str) -> PolicyScore:
+class _LeanTrial(NamedTuple):
+    """The columns a leaderboard needs, read without building ORM objects."""
+
+    policy: str
+    family: str
+    lr: float
+    status: str
+    metrics: dict[str, Any]
+    cost_steps: int
+    cost_seconds: float
+
+
+_LEAN_COLUMNS = (
+    TrialRow.policy,
+    TrialRow.family,
+    TrialRow.lr,
+    TrialRow.status,
+    TrialRow.metrics,
+    TrialRow.cost_steps,
+    TrialRow.cost_seconds,
+)
+
+
+def _score(trials: Sequence[_LeanTrial], metric: str) -> PolicyScore:
+    complete = TrialStatus.complete.value
     values = [
-        t.metrics[metric]
-        for t in trials
-        if t.status is TrialStatus.complete and metric in t.metrics
+        t.metrics[metric] for t in trials if t.status == complete and metric in (t.metrics or {})
     ]
     statuses: dict[str, int] = {}
     for trial in trials:
-        statuses[trial.status.value] = statuses.get(trial.status.value, 0) + 1
+        statuses[trial.status] = statuses.get(trial.status, 0) + 1
     mean = sum(values) / len(values) if values else math.nan
     std = (
         math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
