@@ -92,8 +92,10 @@ def test_a_restarted_trial_drops_the_points_of_its_interrupted_attempt(db_url: s
     trial = store.trials(make_study(store).id)[0]
     store.start_trial(trial.id)
     store.add_points(trial.id, 5, {"acc": 0.1})  # then the process is killed
-    restarted = store.start_trial(trial.id)
+    store.start_trial(trial.id)
+    restarted = store.trials(trial.study_id)[0]
     assert restarted.attempt == 2 and store.points(trial.id) == []
+    assert restarted.status is TrialStatus.running
 
 
 def test_leaderboard_means_over_seeds_and_puts_failures_last(db_url: str) -> None:

@@ -200,6 +200,15 @@ class Store:
         finally:
             session.close()
 
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A Core transaction (cheaper than a Session, for the per-trial writes)."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as error:
+            raise self._connect_error(error) from None
+
     def dispose(self) -> None:
         """Close every connection (call in a worker before it exits)."""
         if self._points_connection is not None:
@@ -299,17 +308,23 @@ class Store:
             )
             return [_trial_record(row) for row in rows]
 
-    def start_trial(self, trial_id: int) -> TrialRecord:
+    def start_trial(self, trial_id: int) -> None:
         """Mark a trial running for a new attempt; points of an interrupted attempt are dropped."""
-        with self.session() as session:
-            session.execute(sa.delete(MetricPointRow).where(MetricPointRow.trial_id == trial_id))
-            row = session.get_one(TrialRow, trial_id)
-            row.status = TrialStatus.running.value
-            row.attempt += 1
-            row.started_at = _now()
-            row.finished_at = None
-            row.error = None
-            return _trial_record(row)
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.delete(MetricPointRow).where(MetricPointRow.trial_id == trial_id)
+            )
+            connection.execute(
+                sa.update(TrialRow)
+                .where(TrialRow.id == trial_id)
+                .values(
+                    status=TrialStatus.running.value,
+                    attempt=TrialRow.attempt + 1,
+                    started_at=_now(),
+                    finished_at=None,
+                    error=None,
+                )
+            )
 
     def add_points(self, trial_id: int, step: int, metrics: Mapping[str, float]) -> None:
         """Store the metrics reported at `step`, committed at once."""
@@ -342,8 +357,8 @@ class Store:
     ) -> None:
         """Record a trial's end: its final status, metrics, cost and error if any."""
         clean = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
-        with self.session() as session:
-            session.execute(
+        with self._begin() as connection:
+            connection.execute(
                 sa.update(TrialRow)
                 .where(TrialRow.id == trial_id)
                 .values(
