@@ -310,7 +310,7 @@ class Store:
 
     def start_trial(self, trial_id: int) -> None:
         """Mark a trial running for a new attempt; points of an interrupted attempt are dropped."""
-        with self.engine.begin() as connection:
+        with self._begin() as connection:
             connection.execute(
                 sa.delete(MetricPointRow).where(MetricPointRow.trial_id == trial_id)
             )
