@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,8 +18,9 @@ from lrbench.cli._common import (
     stdout,
 )
 from lrbench.exceptions import ConfigError
-from lrbench.search import split_policies
-from lrbench.study import StudyConfig, StudyResult, tune
+
+if TYPE_CHECKING:  # the study brings torch: imported when a study runs, not for --help
+    from lrbench.study import StudyResult
 
 HELP = """Tune the LR: train a task under policies x LR values, store every trial, rank them.
 
@@ -110,6 +111,8 @@ def tune_command(
 ) -> None:
     """Tune the LR of a task."""
     from lrbench.cli._progress import RichEvents, make_events
+    from lrbench.search import split_policies
+    from lrbench.study import StudyConfig, tune
 
     config = StudyConfig(
         task=task,
