@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 
+from rich import box
+from rich.console import RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from lrbench.cli._common import stderr
 from lrbench.execution import TrialJob, TrialOutcome
@@ -45,11 +49,12 @@ class PlainEvents(StudyEvents):
         )
 
 
-class RichEvents(StudyEvents):
-    """A study bar and a trial bar with the best so far, on a terminal."""
+class _BarsAndLeaderboard(Progress):
+    """Progress bars with a live leaderboard drawn under them."""
 
-    def __init__(self) -> None:
-        self.bars = Progress(
+    def __init__(self, events: RichEvents) -> None:
+        self.events = events  # read by get_renderables, which the base class calls at once
+        super().__init__(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -57,10 +62,28 @@ class RichEvents(StudyEvents):
             console=stderr,
             transient=False,
         )
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        yield self.events.leaderboard()
+
+
+class RichEvents(StudyEvents):
+    """A study bar, a trial bar, and a live leaderboard (best so far, statuses, cost)."""
+
+    def __init__(self) -> None:
+        self.top: dict[str, float] = {}
+        self.metric = ""
+        self.mode = "max"
+        self.statuses: dict[str, int] = {}
+        self.cost_steps = 0
+        self.cost_seconds = 0.0
+        self.bars = _BarsAndLeaderboard(self)
         self.study_bar = self.bars.add_task("study", total=None)
         self.trial_bar = self.bars.add_task("trial", total=None, visible=False)
 
     def started(self, study: StudyRecord, total: int, pending: int) -> None:
+        self.metric, self.mode = study.metric, study.mode
         self.bars.start()
         self.bars.update(
             self.study_bar,
@@ -81,13 +104,28 @@ class RichEvents(StudyEvents):
 
     def trial_finished(self, outcome: TrialOutcome, best: PolicyScore | None) -> None:
         self.bars.advance(self.study_bar)
-        self.bars.console.print(
-            f"trial {outcome.number} {outcome.status.value} "
-            f"{'' if math.isnan(outcome.value) else f'{outcome.value:.4g} '}| "
-            f"{_best_line(best)}",
-            markup=False,
-            highlight=False,
+        self.statuses[outcome.status.value] = self.statuses.get(outcome.status.value, 0) + 1
+        self.cost_steps += outcome.cost_steps
+        self.cost_seconds += outcome.cost_seconds
+        if not math.isnan(outcome.value):
+            previous = self.top.get(outcome.policy)
+            better = previous is None or (outcome.value > previous) == (self.mode == "max")
+            if better:
+                self.top[outcome.policy] = outcome.value
+
+    def leaderboard(self) -> RenderableType:
+        """Best configurations so far, trials by status, and the cost spent."""
+        table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, expand=False)
+        table.add_column("best so far", overflow="fold")
+        table.add_column(self.metric or "metric", justify="right")
+        ranked = sorted(self.top.items(), key=lambda kv: kv[1], reverse=self.mode == "max")
+        for policy, value in ranked[:3]:
+            table.add_row(policy, f"{value:.4g}")
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "none yet"
+        table.caption = (
+            f"trials: {statuses} | cost: {self.cost_steps:,} steps, {self.cost_seconds:.1f} s"
         )
+        return table
 
     def close(self) -> None:
         """Stop drawing."""

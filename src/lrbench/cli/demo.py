@@ -23,11 +23,10 @@ from lrbench.cli._common import (
     OutputFormat,
     QuietOption,
     print_json,
-    stderr,
     stdout,
 )
 
-HELP = """Run the demo: a real LR tuning study on the built-in tasks (a few minutes on a CPU).
+HELP = """Run the demo: a real LR tuning study on the built-in tasks, ending with an HTML report.
 
 Examples:
 
@@ -135,9 +134,10 @@ def demo(
     """Run the demo tuning study."""
     from lrbench.cli._progress import RichEvents, make_events
     from lrbench.cli.tune import render_leaderboard
-    from lrbench.store import resolve_url
+    from lrbench.store import Store, resolve_url
     from lrbench.study import tune
     from lrbench.viz.figures import schedule_curves, schedule_figure
+    from lrbench.viz.report import write_report
 
     output_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
@@ -161,11 +161,12 @@ def demo(
         if output is OutputFormat.human:
             stdout.print(render_leaderboard(result, limit=10))
             _render(summary)
-    report = {"database": resolve_url(db), "studies": summaries}
+    index = write_report(Store(db), [name for name, _ in demo_studies(quick)], output_dir)
+    report = {"database": resolve_url(db), "report": str(index), "studies": summaries}
     (output_dir / "summary.json").write_text(json.dumps(report, indent=2))
     if output is OutputFormat.json:
         print_json(report)
     else:
-        stderr.print(
-            f"database: {resolve_url(db)}; summary and figures in {output_dir}/", markup=False
+        stdout.print(
+            f"\nReport: [bold]{index}[/bold] (open it in a browser); database: {resolve_url(db)}"
         )

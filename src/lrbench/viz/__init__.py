@@ -1,5 +1,5 @@
-"""Figures (matplotlib, no pyplot state): each takes data and returns a `Figure`."""
+"""Figures (matplotlib, no pyplot state) and the HTML report.
 
-from lrbench.viz.figures import schedule_curves, schedule_figure, schedule_grid_figure
-
-__all__ = ["schedule_curves", "schedule_figure", "schedule_grid_figure"]
+The data step (`lrbench.viz.data`) reads the store into small records; each figure function
+(`lrbench.viz.figures`) takes such a record and returns a `Figure`.
+"""

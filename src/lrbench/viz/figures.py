@@ -1,4 +1,4 @@
-"""Schedule figures. The data step (`schedule_curves`) is separate from the drawing.
+"""Figures: each takes data (see `lrbench.viz.data`) and returns a matplotlib `Figure`.
 
 Figures are built on `matplotlib.figure.Figure` directly, never through pyplot, so nothing
 global is touched and no display is needed; save them with `figure.savefig(path)`.
@@ -10,12 +10,23 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
 from lrbench.policies import Policy, parse
+from lrbench.viz.data import CostPoints, Heatmap, LRSweep, StudyCurves, TrialCurves
 
-__all__ = ["schedule_curves", "schedule_figure", "schedule_grid_figure"]
+__all__ = [
+    "heatmap_figure",
+    "lr_sweep_figure",
+    "pareto_figure",
+    "schedule_curves",
+    "schedule_figure",
+    "schedule_grid_figure",
+    "study_curves_figure",
+    "trial_figure",
+]
 
 SIZE_INCHES = (16, 10)  # 1600 x 1000 pixels at 100 dpi
 
@@ -84,4 +95,226 @@ def schedule_grid_figure(curves: Mapping[str, np.ndarray], *, columns: int = 4) 
         axes.tick_params(labelsize=10)
         axes.set_ylim(bottom=0, top=max(float(np.max(values)), 1e-12) * 1.08)
         axes.grid(True, alpha=0.3)
+    return figure
+
+
+def _empty(axes: Any, message: str) -> None:
+    axes.text(
+        0.5,
+        0.5,
+        message,
+        ha="center",
+        va="center",
+        fontsize=16,
+        color="0.4",
+        transform=axes.transAxes,
+    )
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
+def _new_figure() -> tuple[Figure, Any]:
+    figure = Figure(figsize=SIZE_INCHES, dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    axes.tick_params(labelsize=12)
+    axes.grid(True, alpha=0.3)
+    return figure, axes
+
+
+def _family_colors(families: Sequence[str]) -> dict[str, str]:
+    return {family: f"C{index % 10}" for index, family in enumerate(sorted(set(families)))}
+
+
+def _metric_label(metric: str, mode: str) -> str:
+    return f"{metric} ({'higher' if mode == 'max' else 'lower'} is better)"
+
+
+def trial_figure(data: TrialCurves) -> Figure:
+    """A trial's reported metrics against step, with its LR on a twin axis and its end marked."""
+    figure, axes = _new_figure()
+    axes.set_title(_label(data.title, 120), fontsize=14)
+    axes.set_xlabel("step (optimizer updates)", fontsize=14)
+    axes.set_ylabel("reported metrics", fontsize=14)
+    for index, (name, (steps, values)) in enumerate(sorted(data.metrics.items())):
+        axes.plot(
+            steps,
+            values,
+            marker="o",
+            markersize=4,
+            linewidth=2,
+            color=f"C{index % 10}",
+            label=name,
+        )
+    twin = axes.twinx()
+    twin.plot(
+        data.lr_steps, data.lr, color="0.35", linestyle="--", linewidth=1.5, label="learning rate"
+    )
+    twin.set_ylabel("learning rate", fontsize=14)
+    twin.set_ylim(bottom=0, top=max(float(np.max(data.lr, initial=0.0)), 1e-12) * 1.1)
+    twin.tick_params(labelsize=12)
+    if data.status in ("diverged", "pruned", "failed"):
+        color = {"diverged": "red", "pruned": "orange", "failed": "purple"}[data.status]
+        axes.axvline(data.end_step, color=color, linewidth=2)
+        axes.annotate(
+            f"{data.status} at step {data.end_step}",
+            xy=(data.end_step, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(-8, -20),
+            textcoords="offset points",
+            ha="right",
+            color=color,
+            fontsize=13,
+        )
+    if not data.metrics:
+        axes.text(
+            0.5,
+            0.5,
+            "no metric was reported",
+            ha="center",
+            va="center",
+            fontsize=16,
+            color="0.4",
+            transform=axes.transAxes,
+        )
+    lines = axes.get_legend_handles_labels()
+    twin_lines = twin.get_legend_handles_labels()
+    axes.legend(lines[0] + twin_lines[0], lines[1] + twin_lines[1], fontsize=12, loc="best")
+    return figure
+
+
+def study_curves_figure(data: StudyCurves) -> Figure:
+    """Every trial's metric curve, coloured by policy family; the best configuration bold."""
+    figure, axes = _new_figure()
+    axes.set_xlabel("step (optimizer updates)", fontsize=14)
+    axes.set_ylabel(data.metric, fontsize=14)
+    if not data.curves:
+        _empty(axes, "no trial has reported this metric yet")
+        return figure
+    colors = _family_colors([c[0] for c in data.curves])
+    labelled: set[str] = set()
+    for family, policy, steps, values in data.curves:
+        best = policy == data.best_policy
+        label = None if family in labelled else family
+        labelled.add(family)
+        axes.plot(steps, values, color=colors[family], alpha=0.35, linewidth=1.2, label=label)
+        if best:
+            axes.plot(
+                steps,
+                values,
+                color=colors[family],
+                linewidth=3.5,
+                label=_label(f"best: {policy}", 80),
+            )
+    axes.legend(fontsize=12, loc="best")
+    return figure
+
+
+def lr_sweep_figure(data: LRSweep) -> Figure:
+    """Final metric against LR, one line per family (log LR axis), the chosen LR marked."""
+    figure, axes = _new_figure()
+    axes.set_xscale("log")
+    axes.set_xlabel("peak learning rate (log scale)", fontsize=14)
+    axes.set_ylabel(_metric_label(data.metric, data.mode), fontsize=14)
+    if not data.lines and not data.diverged:
+        _empty(axes, "no trials yet")
+        return figure
+    colors = _family_colors([*data.lines, *data.diverged])
+    for family, (lrs, means, stds) in sorted(data.lines.items()):
+        axes.plot(lrs, means, marker="o", linewidth=2, color=colors[family], label=family)
+        axes.fill_between(lrs, means - stds, means + stds, color=colors[family], alpha=0.15)
+    bottom = axes.get_ylim()[0] if data.lines else 0.0
+    for family, lrs in sorted(data.diverged.items()):
+        axes.scatter(
+            lrs,
+            np.full(len(lrs), bottom),
+            marker="x",
+            s=90,
+            color=colors[family],
+            label=f"{family}: diverged / no result",
+        )
+    if data.chosen is not None:
+        family, lr, mean = data.chosen
+        axes.axvline(lr, color="black", linestyle=":", linewidth=1.5)
+        axes.scatter(
+            [lr],
+            [mean],
+            marker="*",
+            s=450,
+            color="gold",
+            edgecolor="black",
+            zorder=5,
+            label=f"chosen: {family} at {lr:g}",
+        )
+    axes.legend(fontsize=12, loc="best")
+    return figure
+
+
+def pareto_figure(data: CostPoints) -> Figure:
+    """Cost against metric for each configuration, with the Pareto front and the target."""
+    figure, axes = _new_figure()
+    axes.set_xlabel("training cost (optimizer updates, all seeds)", fontsize=14)
+    axes.set_ylabel(_metric_label(data.metric, data.mode), fontsize=14)
+    if data.cost.size == 0:
+        _empty(axes, "no completed trials")
+        return figure
+    axes.scatter(data.cost, data.value, s=60, color="C0", alpha=0.7, label="configurations")
+    front = data.front
+    axes.plot(
+        data.cost[front],
+        data.value[front],
+        color="C3",
+        marker="D",
+        linewidth=2,
+        label="Pareto front (no cheaper configuration is better)",
+    )
+    if data.target is not None:
+        axes.axhline(
+            data.target,
+            color="green",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"target {data.target:g}",
+        )
+    axes.legend(fontsize=12, loc="best")
+    return figure
+
+
+def heatmap_figure(data: Heatmap) -> Figure:
+    """Mean metric by policy family (rows) and LR (columns); grey where nothing completed."""
+    figure, axes = _new_figure()
+    axes.grid(False)
+    if not data.families:
+        _empty(axes, "no trials yet")
+        return figure
+    cmap = matplotlib.colormaps["viridis" if data.mode == "max" else "viridis_r"].copy()
+    cmap.set_bad("0.85")
+    image = axes.imshow(np.ma.masked_invalid(data.values), aspect="auto", cmap=cmap)
+    axes.set_xticks(
+        range(len(data.lrs)),
+        [f"{lr:.2g}" for lr in data.lrs],
+        rotation=45,
+        ha="right",
+        fontsize=12,
+    )
+    axes.set_yticks(range(len(data.families)), data.families, fontsize=12)
+    axes.set_xlabel("peak learning rate", fontsize=14)
+    axes.set_ylabel("policy family", fontsize=14)
+    colorbar = figure.colorbar(image, ax=axes)
+    colorbar.set_label(_metric_label(data.metric, data.mode), fontsize=14)
+    if len(data.lrs) <= 16 and len(data.families) <= 16:
+        finite = data.values[np.isfinite(data.values)]
+        middle = float(np.mean(finite)) if finite.size else 0.0
+        for row, column in np.ndindex(data.values.shape):
+            value = data.values[row, column]
+            text = "—" if not np.isfinite(value) else f"{value:.3g}"
+            dark = np.isfinite(value) and (value < middle) == (data.mode == "max")
+            axes.text(
+                column,
+                row,
+                text,
+                ha="center",
+                va="center",
+                fontsize=11,
+                color="white" if dark else "black",
+            )
     return figure

@@ -1,0 +1,188 @@
+"""The data step of every figure: plain arrays and records read from the store.
+
+Each function here returns a small frozen dataclass; the figure functions in `figures.py` take
+only these, so what is drawn is tested on its own, without pixels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from lrbench.policies import parse
+from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord
+
+__all__ = [
+    "CostPoints",
+    "Heatmap",
+    "LRSweep",
+    "StudyCurves",
+    "TrialCurves",
+    "cost_points",
+    "heatmap",
+    "lr_sweep",
+    "study_curves",
+    "trial_curves",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialCurves:
+    """One trial over time: each reported metric, the LR it trained with, and its end."""
+
+    title: str
+    metrics: dict[str, tuple[np.ndarray, np.ndarray]]
+    lr_steps: np.ndarray
+    lr: np.ndarray
+    status: str
+    end_step: int
+
+
+def trial_curves(store: Store, trial: TrialRecord, *, max_points: int = 2000) -> TrialCurves:
+    """A trial's stored points by metric, and its LR over the steps it ran."""
+    metrics: dict[str, tuple[list[int], list[float]]] = {}
+    for step, name, value in store.points(trial.id):
+        steps, values = metrics.setdefault(name, ([], []))
+        steps.append(step)
+        values.append(value)
+    end = max(trial.cost_steps, max((s[-1] for s, _ in metrics.values()), default=0), 1)
+    lr_steps = np.unique(np.linspace(0, end, min(max_points, end + 1)).round())
+    return TrialCurves(
+        title=f"trial {trial.number}: {trial.policy} (seed {trial.seed})",
+        metrics={
+            k: (np.asarray(s, dtype=float), np.asarray(v, dtype=float))
+            for k, (s, v) in metrics.items()
+        },
+        lr_steps=lr_steps,
+        lr=parse(trial.policy).values(lr_steps),
+        status=trial.status.value,
+        end_step=trial.cost_steps,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyCurves:
+    """The objective metric of every trial over steps, grouped by policy family."""
+
+    metric: str
+    curves: list[tuple[str, str, np.ndarray, np.ndarray]]  # (family, policy, steps, values)
+    best_policy: str | None
+
+
+def study_curves(
+    store: Store, study: StudyRecord, leaderboard: Sequence[PolicyScore]
+) -> StudyCurves:
+    """Every trial's curve of the study's metric; the best configuration named."""
+    curves = []
+    for trial in store.trials(study.id):
+        points = store.points(trial.id, study.metric)
+        if points:
+            curves.append(
+                (
+                    trial.family,
+                    trial.policy,
+                    np.array([p[0] for p in points], float),
+                    np.array([p[2] for p in points], float),
+                )
+            )
+    best = next((s.policy for s in leaderboard if not math.isnan(s.mean)), None)
+    return StudyCurves(study.metric, curves, best)
+
+
+@dataclasses.dataclass(frozen=True)
+class LRSweep:
+    """Final metric against peak LR, one line per family (the LRBench accuracy-vs-LR view)."""
+
+    metric: str
+    mode: str
+    lines: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # family -> lr, mean, std
+    diverged: dict[str, np.ndarray]  # family -> LRs where no trial completed
+    chosen: tuple[str, float, float] | None  # family, lr, mean
+
+
+def lr_sweep(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> LRSweep:
+    """Group the leaderboard by family and sort by LR."""
+    lines: dict[str, list[tuple[float, float, float]]] = {}
+    diverged: dict[str, list[float]] = {}
+    for score in leaderboard:
+        if math.isnan(score.mean):
+            diverged.setdefault(score.family, []).append(score.lr)
+        else:
+            lines.setdefault(score.family, []).append((score.lr, score.mean, score.std))
+    best = next((s for s in leaderboard if not math.isnan(s.mean)), None)
+    return LRSweep(
+        metric=study.metric,
+        mode=study.mode,
+        lines={
+            f: tuple(np.array(c) for c in zip(*sorted(rows)))  # type: ignore[misc]
+            for f, rows in lines.items()
+        },
+        diverged={f: np.array(sorted(v)) for f, v in diverged.items()},
+        chosen=None if best is None else (best.family, best.lr, best.mean),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CostPoints:
+    """Each configuration's cost (steps over its seeds) and metric, with the Pareto front."""
+
+    metric: str
+    mode: str
+    cost: np.ndarray
+    value: np.ndarray
+    labels: list[str]
+    front: np.ndarray  # indices on the front, by increasing cost
+    target: float | None
+
+
+def pareto_front(cost: np.ndarray, value: np.ndarray, mode: str) -> np.ndarray:
+    """Indices of the points no other point beats on both cost (lower) and value."""
+    sign = 1.0 if mode == "max" else -1.0
+    order = np.lexsort((-sign * value, cost))
+    front, best = [], -math.inf
+    for index in order:
+        if sign * value[index] > best:
+            front.append(int(index))
+            best = sign * value[index]
+    return np.array(front, dtype=int)
+
+
+def cost_points(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> CostPoints:
+    """Completed configurations as (cost in steps, mean metric) points."""
+    done = [s for s in leaderboard if not math.isnan(s.mean)]
+    cost = np.array([s.cost_steps for s in done], dtype=float)
+    value = np.array([s.mean for s in done], dtype=float)
+    target = study.config.get("config", {}).get("target")
+    return CostPoints(
+        study.metric,
+        study.mode,
+        cost,
+        value,
+        [s.policy for s in done],
+        pareto_front(cost, value, study.mode),
+        target,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Heatmap:
+    """Mean metric by family (rows) and LR (columns); NaN where nothing completed."""
+
+    metric: str
+    mode: str
+    families: list[str]
+    lrs: list[float]
+    values: np.ndarray
+
+
+def heatmap(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> Heatmap:
+    """The leaderboard laid out as family x LR."""
+    families = sorted({s.family for s in leaderboard})
+    lrs = sorted({s.lr for s in leaderboard})
+    values = np.full((len(families), len(lrs)), np.nan)
+    for score in leaderboard:
+        values[families.index(score.family), lrs.index(score.lr)] = score.mean
+    return Heatmap(study.metric, study.mode, families, lrs, values)
