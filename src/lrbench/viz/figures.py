@@ -129,6 +129,15 @@ def _metric_label(metric: str, mode: str) -> str:
     return f"{metric} ({'higher' if mode == 'max' else 'lower'} is better)"
 
 
+def _widen_if_single(axes: Any, values: np.ndarray, *, log: bool) -> None:
+    """Give a one-valued x axis some width (matplotlib would warn and guess)."""
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() == finite.max():
+        center = float(finite[0])
+        low, high = (center / 3, center * 3) if log else (center * 0.9 - 1, center * 1.1 + 1)
+        axes.set_xlim(low, high)
+
+
 def trial_figure(data: TrialCurves) -> Figure:
     """A trial's reported metrics against step, with its LR on a twin axis and its end marked."""
     figure, axes = _new_figure()
@@ -178,7 +187,15 @@ def trial_figure(data: TrialCurves) -> Figure:
         )
     lines = axes.get_legend_handles_labels()
     twin_lines = twin.get_legend_handles_labels()
-    axes.legend(lines[0] + twin_lines[0], lines[1] + twin_lines[1], fontsize=12, loc="best")
+    labels = lines[1] + twin_lines[1]
+    axes.legend(
+        lines[0] + twin_lines[0],
+        labels,
+        fontsize=12,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.08),
+        ncol=min(len(labels), 6),
+    )  # below: never on a curve
     return figure
 
 
@@ -232,6 +249,8 @@ def lr_sweep_figure(data: LRSweep) -> Figure:
             color=colors[family],
             label=f"{family}: diverged / no result",
         )
+    every_lr = [lrs for lrs, _, _ in data.lines.values()] + list(data.diverged.values())
+    _widen_if_single(axes, np.concatenate(every_lr), log=True)
     if data.chosen is not None:
         family, lr, mean = data.chosen
         axes.axvline(lr, color="black", linestyle=":", linewidth=1.5)
@@ -267,6 +286,7 @@ def pareto_figure(data: CostPoints) -> Figure:
         linewidth=2,
         label="Pareto front (no cheaper configuration is better)",
     )
+    _widen_if_single(axes, data.cost, log=False)
     if data.target is not None:
         axes.axhline(
             data.target,
@@ -286,8 +306,8 @@ def heatmap_figure(data: Heatmap) -> Figure:
     if not data.families:
         _empty(axes, "no trials yet")
         return figure
-    cmap = matplotlib.colormaps["viridis" if data.mode == "max" else "viridis_r"].copy()
-    cmap.set_bad("0.85")
+    colors = "viridis" if data.mode == "max" else "viridis_r"
+    cmap = matplotlib.colormaps[colors].with_extremes(bad="0.85")
     image = axes.imshow(np.ma.masked_invalid(data.values), aspect="auto", cmap=cmap)
     axes.set_xticks(
         range(len(data.lrs)),
