@@ -127,7 +127,8 @@ def _trial_page(store: Store, study: StudyRecord, trial: TrialRecord, anchor: st
     if len(points) > MAX_POINT_ROWS:
         stride = math.ceil(len(points) / MAX_POINT_ROWS)
         points = points[::stride]
-    png = _png(figures.trial_figure(viz_data.trial_curves(store, trial)), dpi=TRIAL_PAGE_DPI)
+    figure = figures.trial_figure(viz_data.trial_curves(store, trial), fast=True)
+    png = _png(figure, dpi=TRIAL_PAGE_DPI)
     return _environment.get_template("trial.html.j2").render(
         title=f"{study.name}: trial {trial.number}",
         subtitle=f"{study.task.name} · {trial.status.value}",
