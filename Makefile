@@ -46,6 +46,7 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/policies_bench.py
 	$(PY) bench/store_bench.py
 	$(PY) bench/study_bench.py
+	$(PY) bench/report_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

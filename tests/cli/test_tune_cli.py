@@ -105,6 +105,46 @@ def test_demo_quick_runs_both_tasks_and_leaves_the_database(tmp_path: Path) -> N
         assert {b["baseline"] for b in study["baselines"]} == {"0.1 step", "2e-05 cosine"}
         assert Path(study["figure"]).stat().st_size > 10_000
     assert db.exists() and (tmp_path / "out" / "summary.json").exists()
+    index = Path(report["report"])
+    assert index.name == "index.html" and "demo-charlm-quick" in index.read_text()
+    assert len(list((index.parent / "trials").glob("*.html"))) >= 18
+
+
+def test_report_and_study_plots_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main([*TUNE, "--db", db, "--study", "r", "--quiet"]) == 0
+    assert main(["report", "r", "--db", db, "-o", str(tmp_path / "rep"), "--quiet"]) == 0
+    assert (tmp_path / "rep" / "index.html").exists()
+    assert (
+        main(
+            [
+                "report",
+                "--task",
+                "digits-mlp",
+                "--db",
+                db,
+                "-o",
+                str(tmp_path / "by-task"),
+                "--no-trial-pages",
+            ]
+        )
+        == 0
+    )
+    assert not list((tmp_path / "by-task" / "trials").glob("*.html"))
+    for kind in ("curves", "lr-sweep", "pareto", "heatmap"):
+        out = tmp_path / f"{kind}.svg"
+        assert main(["plot", "--study", "r", "--kind", kind, "--db", db, "-o", str(out)]) == 0
+        assert "</svg>" in out.read_text()
+    out = tmp_path / "trial.png"
+    assert main(["plot", "--study", "r", "--trial", "2", "--db", db, "-o", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["plot", "--study", "r", "--trial", "9", "--db", db, "-o", str(out)]) == 2
+    assert "`--trial` must be a trial number of study r (0..3), got 9" in capsys.readouterr().err
+    assert main(["plot", "--kind", "heatmap", "-o", str(out)]) == 2
+    assert "`--kind heatmap` needs `--study NAME`" in capsys.readouterr().err
 
 
 def _newer_schema(tmp_path: Path) -> str:
