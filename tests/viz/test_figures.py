@@ -82,6 +82,13 @@ def test_cost_points_and_study_curves(studies) -> None:
     points = data.cost_points(study, board)
     assert points.target == 0.8 and len(points.cost) == 5 and set(points.cost) == {200.0}
     curves = data.study_curves(store, study, board)
+    reach = data.cost_points(study, board, curves)
+    # steps to reach the target 0.8: curves rise linearly to their final value at step 100
+    assert "target" in reach.cost_label and len(reach.cost) == 2
+    assert dict(zip(reach.labels, reach.cost)) == {
+        "cosine(lr=0.1,total_steps=100)": 90.0,
+        "fixed(lr=0.1)": 90.0,
+    }
     assert len(curves.curves) == 12 and curves.best_policy == "cosine(lr=0.1,total_steps=100)"
     assert all(len(steps) == 10 for _, _, steps, _ in curves.curves)
 

@@ -136,6 +136,7 @@ class CostPoints:
     labels: list[str]
     front: np.ndarray  # indices on the front, by increasing cost
     target: float | None
+    cost_label: str = "training cost (optimizer updates, all seeds)"
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray, mode: str) -> np.ndarray:
@@ -150,12 +151,41 @@ def pareto_front(cost: np.ndarray, value: np.ndarray, mode: str) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def cost_points(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> CostPoints:
-    """Completed configurations as (cost in steps, mean metric) points."""
-    done = [s for s in leaderboard if not math.isnan(s.mean)]
-    cost = np.array([s.cost_steps for s in done], dtype=float)
-    value = np.array([s.mean for s in done], dtype=float)
+def _steps_to_result(
+    steps: np.ndarray, values: np.ndarray, mode: str, target: float | None
+) -> float:
+    """Where a curve first reaches the target, or else its own best value."""
+    if target is not None:
+        hits = np.nonzero(values >= target if mode == "max" else values <= target)[0]
+        return float(steps[hits[0]]) if hits.size else math.nan
+    best = np.nanmax(values) if mode == "max" else np.nanmin(values)
+    return float(steps[np.nonzero(values == best)[0][0]])
+
+
+def cost_points(
+    study: StudyRecord, leaderboard: Sequence[PolicyScore], curves: StudyCurves | None = None
+) -> CostPoints:
+    """Completed configurations as (cost, mean metric) points.
+
+    With `curves`, the cost is what a configuration needed for its result: the steps to reach
+    the study's target (or, without a target, its own best value), mean over seeds; this is the
+    informative view when every trial had the same budget. Without curves, the steps spent.
+    """
     target = study.config.get("config", {}).get("target")
+    done = [s for s in leaderboard if not math.isnan(s.mean)]
+    if curves is not None:
+        reach: dict[str, list[float]] = {}
+        for _, policy, steps, values in curves.curves:
+            reach.setdefault(policy, []).append(
+                _steps_to_result(steps, values, study.mode, target)
+            )
+        cost = np.array([np.mean(reach.get(s.policy, [math.nan])) for s in done], dtype=float)
+    else:
+        cost = np.array([s.cost_steps for s in done], dtype=float)
+    keep = np.isfinite(cost)
+    done = [s for s, k in zip(done, keep) if k]
+    cost = cost[keep]
+    value = np.array([s.mean for s in done], dtype=float)
     return CostPoints(
         study.metric,
         study.mode,
@@ -164,6 +194,11 @@ def cost_points(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> CostP
         [s.policy for s in done],
         pareto_front(cost, value, study.mode),
         target,
+        "steps to reach "
+        + ("the target" if target is not None else "its best result")
+        + " (mean over seeds)"
+        if curves is not None
+        else "training cost (optimizer updates, all seeds)",
     )
 
 

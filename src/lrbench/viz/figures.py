@@ -215,6 +215,7 @@ def study_curves_figure(data: StudyCurves) -> Figure:
         return figure
     colors = _family_colors([c[0] for c in data.curves])
     labelled: set[str] = set()
+    best_labelled = False
     for family, policy, steps, values in data.curves:
         best = policy == data.best_policy
         label = None if family in labelled else family
@@ -226,8 +227,9 @@ def study_curves_figure(data: StudyCurves) -> Figure:
                 values,
                 color=colors[family],
                 linewidth=3.5,
-                label=_label(f"best: {policy}", 80),
+                label=None if best_labelled else _label(f"best: {policy}", 80),
             )
+            best_labelled = True
     axes.legend(fontsize=12, loc="best")
     return figure
 
@@ -277,7 +279,7 @@ def lr_sweep_figure(data: LRSweep) -> Figure:
 def pareto_figure(data: CostPoints) -> Figure:
     """Cost against metric for each configuration, with the Pareto front and the target."""
     figure, axes = _new_figure()
-    axes.set_xlabel("training cost (optimizer updates, all seeds)", fontsize=14)
+    axes.set_xlabel(data.cost_label, fontsize=14)
     axes.set_ylabel(_metric_label(data.metric, data.mode), fontsize=14)
     if data.cost.size == 0:
         _empty(axes, "no completed trials")

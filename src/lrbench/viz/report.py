@@ -93,6 +93,7 @@ def _study_figures(
     store: Store, study: StudyRecord, leaderboard: list[PolicyScore]
 ) -> list[dict[str, str]]:
     shown = [s.policy for s in leaderboard[:6]]
+    curves = viz_data.study_curves(store, study, leaderboard)
     horizon = int(study.config.get("config", {}).get("total_steps") or study.task.horizon or 1)
     made: list[tuple[str, Figure]] = [
         (
@@ -101,15 +102,15 @@ def _study_figures(
         ),
         (
             f"{study.metric} of every trial over training, coloured by policy (best in bold)",
-            figures.study_curves_figure(viz_data.study_curves(store, study, leaderboard)),
+            figures.study_curves_figure(curves),
         ),
         (
             f"Policy x LR heatmap of mean {study.metric}",
             figures.heatmap_figure(viz_data.heatmap(study, leaderboard)),
         ),
         (
-            "Training cost against result, with the Pareto front",
-            figures.pareto_figure(viz_data.cost_points(study, leaderboard)),
+            "Steps each configuration needed for its result, with the Pareto front",
+            figures.pareto_figure(viz_data.cost_points(study, leaderboard, curves)),
         ),
     ]
     if shown:
