@@ -35,6 +35,8 @@ _LAZY = {
     "StudyConfig": "lrbench.study",
     "StudyResult": "lrbench.study",
     "tune": "lrbench.study",
+    "range_test": "lrbench.rangetest",
+    "RangeTestResult": "lrbench.rangetest",
 }
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "MissingDependencyError",
     "Monitor",
     "Policy",
+    "RangeTestResult",
     "StorageError",
     "Store",
     "StudyConfig",
@@ -57,6 +60,7 @@ __all__ = [
     "from_lrbench",
     "parse",
     "policy_names",
+    "range_test",
     "tune",
 ]
 

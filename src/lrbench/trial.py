@@ -102,6 +102,11 @@ class Trial:
             raise TrialPruned(f"trial {self.number} pruned at step {step}")
 
     @property
+    def active_monitor(self) -> Monitor | None:
+        """The Monitor made by `monitor()`, once the task has asked for one."""
+        return self._monitor
+
+    @property
     def steps_done(self) -> int:
         """Updates done so far, as counted by the Monitor (or the last reported step)."""
         if self._monitor is not None:

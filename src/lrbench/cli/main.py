@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from lrbench.cli import db, demo, plot, policies, report, schedule, tune
+from lrbench.cli import db, demo, plot, policies, rangetest, report, schedule, tune
 from lrbench.cli._common import stderr
 from lrbench.exceptions import LRBenchError
 
@@ -24,6 +24,7 @@ app.command("plot", help=plot.HELP)(plot.plot)
 app.command("demo", help=demo.HELP)(demo.demo)
 app.command("tune", help=tune.HELP)(tune.tune_command)
 app.command("report", help=report.HELP)(report.report)
+app.command("range-test", help=rangetest.HELP)(rangetest.range_test_command)
 app.add_typer(db.app, name="db")
 
 # Typer's usage errors (bad option values, missing arguments) all derive from this class of its

@@ -15,12 +15,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lrbench.policies import Policy, parse
+from lrbench.rangetest import RangeTestResult
 from lrbench.viz.data import CostPoints, Heatmap, LRSweep, StudyCurves, TrialCurves
 
 __all__ = [
     "heatmap_figure",
     "lr_sweep_figure",
     "pareto_figure",
+    "range_test_figure",
     "schedule_curves",
     "schedule_figure",
     "schedule_grid_figure",
@@ -345,4 +347,39 @@ def heatmap_figure(data: Heatmap) -> Figure:
                 fontsize=11,
                 color="white" if dark else "black",
             )
+    return figure
+
+
+def range_test_figure(result: RangeTestResult) -> Figure:
+    """The range test: raw and smoothed loss against LR (log axis), each rule's pick, the range."""
+    figure, axes = _new_figure()
+    axes.set_xscale("log")
+    axes.set_xlabel("learning rate (log scale)", fontsize=14)
+    axes.set_ylabel("training loss", fontsize=14)
+    if len(result.lrs) == 0:
+        _empty(axes, "no steps recorded")
+        return figure
+    axes.plot(result.lrs, result.losses, color="0.7", linewidth=1, label="loss (raw)")
+    axes.plot(result.lrs, result.smoothed, color="C0", linewidth=2.5, label="loss (smoothed)")
+    finite = result.smoothed[np.isfinite(result.smoothed)]
+    if finite.size:
+        top = float(np.min(finite) + 2.5 * (finite[0] - np.min(finite)))
+        axes.set_ylim(float(np.min(finite)) * 0.95, max(top, float(finite[0]) * 1.05))
+    if result.range is not None:
+        axes.axvspan(*result.range, color="C2", alpha=0.12, label="recommended range")
+    for index, (rule, lr) in enumerate(sorted(result.candidates.items())):
+        if lr is not None:
+            axes.axvline(
+                lr, color=f"C{index + 3}", linestyle="--", linewidth=1.5, label=f"{rule}: {lr:.3g}"
+            )
+    if result.suggestion is not None:
+        axes.axvline(
+            result.suggestion,
+            color="black",
+            linewidth=2.5,
+            label=f"suggestion: {result.suggestion:.3g}",
+        )
+    else:
+        axes.set_title(result.reason, fontsize=13)
+    axes.legend(fontsize=12, loc="best")
     return figure

@@ -1,0 +1,247 @@
+"""The LR value range test: sweep the LR up over a short run and read a good LR off the loss.
+
+    result = lrbench.range_test("digits-mlp", lr_min=1e-5, lr_max=10, steps=200)
+    result.suggestion, result.range        # a point, and [lo, hi] for cyclic policies / search
+    result.candidates                      # every rule's pick
+
+The sweep trains from one starting state while the LR rises exponentially (or linearly) from
+`lr_min` to `lr_max`, one value per step, and stops when the loss diverges. The suggestion rules
+are pure functions of the (LR, smoothed loss) curve:
+
+* `steepest`: where the smoothed loss falls fastest against log LR. Against log LR, not LR: the
+  sweep is exponential, and a slope against linear LR favours the first, tiny LRs (Lightning 2.6
+  does that and suggests LRs decades too low).
+* `minimum/10`: a tenth of the LR at the lowest smoothed loss (the fastai/Smith rule of thumb).
+* `valley`: the middle of the longest stretch over which the smoothed loss keeps falling.
+* `combined` (the suggestion): the median of the three (on a log scale), so no single rule's
+  failure mode decides; their spread is reported.
+
+The range is [the LR where the loss starts falling, the LR at its minimum].
+Reference: Smith, "Cyclical Learning Rates for Training Neural Networks" (WACV 2017).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from lrbench.exceptions import ConfigError, Diverged
+
+__all__ = [
+    "RangeTestResult",
+    "minimum_tenth",
+    "range_test",
+    "smooth",
+    "steepest",
+    "suggest",
+    "sweep_spec",
+    "valley",
+]
+
+
+def smooth(losses: np.ndarray, beta: float = 0.9) -> np.ndarray:
+    """Exponential moving average with bias correction (no lag towards zero at the start)."""
+    out = np.empty(len(losses))
+    average = 0.0
+    for index, loss in enumerate(np.asarray(losses, dtype=float)):
+        average = beta * average + (1 - beta) * loss
+        out[index] = average / (1 - beta ** (index + 1))
+    return out
+
+
+def _usable(lrs: np.ndarray, smoothed: np.ndarray) -> int:
+    """How many leading points to read: up to the minimum's neighbourhood, NaNs excluded."""
+    finite = np.isfinite(smoothed)
+    return int(np.argmin(finite)) if not finite.all() else len(smoothed)
+
+
+def steepest(lrs: np.ndarray, smoothed: np.ndarray) -> float | None:
+    """The LR where the smoothed loss falls fastest against log LR (before its minimum).
+
+    The first tenth of the sweep is skipped: there the moving average is still settling, and
+    its early swings would win at LRs too small to train anything.
+    """
+    end = int(np.nanargmin(smoothed)) + 1
+    skip = max(1, len(smoothed) // 10)
+    if end - skip < 3:
+        return None
+    slope = np.gradient(smoothed[:end], np.log(lrs[:end]))[skip:]
+    index = int(np.argmin(slope))
+    return float(lrs[skip + index]) if slope[index] < 0 else None
+
+
+def minimum_tenth(lrs: np.ndarray, smoothed: np.ndarray) -> float | None:
+    """A tenth of the LR at the lowest smoothed loss (None if the loss never fell)."""
+    index = int(np.nanargmin(smoothed))
+    return float(lrs[index] / 10) if index > 0 and smoothed[index] < smoothed[0] else None
+
+
+def valley(lrs: np.ndarray, smoothed: np.ndarray) -> float | None:
+    """The LR in the middle (on a log scale) of the longest run of falling smoothed loss."""
+    falling = np.diff(smoothed) < 0
+    best_start, best_length, start = 0, 0, None
+    for index, down in enumerate([*falling, False]):
+        if down and start is None:
+            start = index
+        elif not down and start is not None:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = None
+    if best_length < 2:
+        return None
+    middle = best_start + best_length // 2
+    return float(lrs[middle])
+
+
+RULES = {"steepest": steepest, "minimum/10": minimum_tenth, "valley": valley}
+
+
+@dataclasses.dataclass(frozen=True)
+class RangeTestResult:
+    """The sweep's curve and what it suggests.
+
+    Attributes:
+        lrs: The LR at each step of the sweep.
+        losses: The raw training loss at each step.
+        smoothed: The bias-corrected moving average of `losses`.
+        candidates: Each rule's suggestion (None where it found nothing).
+        suggestion: The combined suggestion (median of the candidates on a log scale), or None
+            when the loss never fell.
+        spread: max/min ratio of the candidates (1 when they agree).
+        range: [lo, hi]: where the loss starts falling, and where it is lowest; None likewise.
+        diverged_at: The step at which the sweep stopped on divergence, or None.
+        reason: Why there is no suggestion, if there is none.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    candidates: dict[str, float | None]
+    suggestion: float | None
+    spread: float | None
+    range: tuple[float, float] | None
+    diverged_at: int | None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (`lrbench range-test --format json`)."""
+        return {
+            "suggestion": self.suggestion,
+            "range": list(self.range) if self.range else None,
+            "candidates": self.candidates,
+            "spread": self.spread,
+            "steps": len(self.lrs),
+            "diverged_at": self.diverged_at,
+            "reason": self.reason or None,
+            "curve": {
+                "lr": self.lrs.tolist(),
+                "loss": self.losses.tolist(),
+                "smoothed": self.smoothed.tolist(),
+            },
+        }
+
+
+def suggest(
+    lrs: np.ndarray, losses: np.ndarray, *, beta: float = 0.9, diverged_at: int | None = None
+) -> RangeTestResult:
+    """Apply every rule to a sweep's curve (pure: no training here)."""
+    lrs = np.asarray(lrs, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    smoothed = smooth(losses, beta)
+    usable = _usable(lrs, smoothed)
+    lrs_used, smooth_used = lrs[:usable], smoothed[:usable]
+    start_level = smooth_used[0] if usable else math.nan
+    if usable < 5 or not np.nanmin(smooth_used) < start_level * 0.98:
+        return RangeTestResult(
+            lrs,
+            losses,
+            smoothed,
+            {name: None for name in RULES},
+            None,
+            None,
+            None,
+            diverged_at,
+            "the loss never fell over the sweep: lower lr_min (or the model "
+            "does not train); no suggestion",
+        )
+    candidates = {name: rule(lrs_used, smooth_used) for name, rule in RULES.items()}
+    found = [c for c in candidates.values() if c is not None]
+    suggestion = float(np.exp(np.median(np.log(found)))) if found else None
+    spread = float(max(found) / min(found)) if found else None
+    low_index = int(np.argmax(smooth_used < start_level * 0.98))
+    high_index = int(np.nanargmin(smooth_used))
+    return RangeTestResult(
+        lrs,
+        losses,
+        smoothed,
+        candidates,
+        suggestion,
+        spread,
+        (float(lrs_used[low_index]), float(lrs_used[high_index])),
+        diverged_at,
+    )
+
+
+def sweep_spec(lr_min: float, lr_max: float, steps: int, mode: str = "exp") -> str:
+    """The policy of the sweep: from `lr_min` at step 0 to `lr_max` at step `steps - 1`.
+
+    Exponential (`exp`, the usual choice: every decade gets the same number of steps) or linear
+    (`linear`: a warmup from lr_min to lr_max).
+    """
+    if not 0 < lr_min < lr_max:
+        raise ConfigError(
+            f"`--lr-min` must be > 0 and < `--lr-max`, got lr_min={lr_min!r}, lr_max={lr_max!r}"
+        )
+    if steps < 5:
+        raise ConfigError(f"`--steps` must be >= 5, got {steps}")
+    if mode == "exp":
+        return f"exp(lr={lr_min!r},gamma={(lr_max / lr_min) ** (1 / (steps - 1))!r})"
+    if mode == "linear":
+        return (
+            f"warmup(policy=fixed(lr={lr_max!r}),warmup_steps={steps - 1},warmup_init={lr_min!r})"
+        )
+    raise ConfigError(f"`--mode` must be exp or linear, got {mode!r}")
+
+
+def range_test(
+    task: str,
+    *,
+    lr_min: float = 1e-6,
+    lr_max: float = 10.0,
+    steps: int = 100,
+    mode: str = "exp",
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    beta: float = 0.9,
+) -> RangeTestResult:
+    """Run the range test on a task (built-in name, `module:function` or `file.py:function`).
+
+    The task runs once from its usual starting state (a fresh model, or the pretrained
+    checkpoint for `charlm`) with the LR rising from `lr_min` to `lr_max` over `steps` updates;
+    the Monitor records each step's loss and stops the run when the loss diverges.
+    """
+    from lrbench.tasks import load_task
+    from lrbench.trial import Trial
+
+    policy = sweep_spec(lr_min, lr_max, steps, mode)
+    spec = load_task(task, params)
+    trial = Trial(policy=policy, total_steps=steps, seed=seed, params=spec.params)
+    diverged_at = None
+    try:
+        spec.function(trial)
+    except Diverged as diverged:
+        diverged_at = diverged.step
+    monitor = trial.active_monitor
+    if monitor is None:
+        raise ConfigError(
+            f"task {spec.name} did not call trial.monitor(optimizer): the range "
+            "test needs the Monitor to record the loss"
+        )
+    history = monitor.history
+    if history.stride != 1:
+        raise ConfigError(f"`--steps` must be <= {len(history.step)} for a range test")
+    return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)

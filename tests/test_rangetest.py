@@ -1,0 +1,129 @@
+"""The LR range test: the rules on known curves, and real sweeps on the built-in tasks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrbench import ConfigError
+from lrbench.policies import parse
+from lrbench.rangetest import (
+    minimum_tenth,
+    range_test,
+    smooth,
+    steepest,
+    suggest,
+    sweep_spec,
+    valley,
+)
+
+LRS = np.geomspace(1e-6, 10, 141)  # 20 steps per decade
+
+
+def loss_curve(lrs: np.ndarray) -> np.ndarray:
+    """Flat at 2.3, falls fastest at LR 1e-3 (log scale), lowest at 1e-1, then explodes."""
+    x = np.log10(lrs)
+    fall = 2.3 - 2.0 / (1 + np.exp(-3 * (x + 3)))
+    return np.where(x < -1, fall, fall + 50 * (x + 1) ** 2)
+
+
+def test_smoothing_is_bias_corrected() -> None:
+    constant = smooth(np.full(50, 3.0), beta=0.98)
+    np.testing.assert_allclose(constant, 3.0)  # no lag towards zero at the start
+
+
+def test_rules_on_a_known_curve() -> None:
+    smoothed = loss_curve(LRS)
+    assert steepest(LRS, smoothed) == pytest.approx(1e-3, rel=0.13)
+    assert minimum_tenth(LRS, smoothed) == pytest.approx(1e-1 / 10, rel=0.13)
+    assert 1e-5 < (valley(LRS, smoothed) or 0) < 1e-1
+
+
+def test_steepest_reads_the_slope_against_log_lr_not_lr() -> None:
+    # Against linear LR, the slope of a curve falling evenly per decade is largest at the
+    # smallest LRs: that is how Lightning ends up decades too low. Against log LR it is flat.
+    per_decade = 2.0 - 0.1 * np.log10(LRS / LRS[0])
+    dips = per_decade.copy()
+    dips[100:] -= 0.5 * (np.arange(41) / 40)  # the real drop is late
+    pick = steepest(LRS, dips)
+    assert pick is not None and pick > 1e-2
+    naive = LRS[
+        int(
+            np.argmin(
+                np.gradient(dips[: int(np.argmin(dips)) + 1], LRS[: int(np.argmin(dips)) + 1])
+            )
+        )
+    ]
+    assert naive < 1e-5  # what differentiating against linear LR would have said
+
+
+def test_suggestion_range_and_a_loss_that_never_falls() -> None:
+    rng = np.random.default_rng(0)
+    result = suggest(LRS, loss_curve(LRS) + rng.normal(0, 0.02, LRS.size))
+    assert result.suggestion is not None and 1e-4 < result.suggestion < 1e-1
+    assert result.range is not None and result.range[0] < result.suggestion < result.range[1]
+    assert result.spread is not None and result.spread >= 1
+    flat = suggest(LRS, 2.3 + rng.normal(0, 0.01, LRS.size))
+    assert flat.suggestion is None and flat.range is None and "never fell" in flat.reason
+    assert json.loads(json.dumps(flat.to_json()))["suggestion"] is None
+
+
+def test_sweep_specs() -> None:
+    exp = parse(sweep_spec(1e-5, 1.0, 101))
+    assert exp(0) == pytest.approx(1e-5) and exp(100) == pytest.approx(1.0)
+    linear = parse(sweep_spec(1e-3, 1.0, 11, mode="linear"))
+    assert linear(0) == pytest.approx(1e-3) and linear(10) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="`--lr-min` must be > 0 and < `--lr-max`"):
+        sweep_spec(1.0, 0.1, 100)
+    with pytest.raises(ConfigError, match="`--mode` must be exp or linear"):
+        sweep_spec(1e-3, 1.0, 100, mode="cosine")
+
+
+def test_range_test_on_digits_brackets_the_tuned_lr() -> None:
+    result = range_test("digits-mlp", lr_min=1e-5, lr_max=10, steps=150)
+    assert result.diverged_at is not None and len(result.lrs) < 150  # stopped on divergence
+    assert result.suggestion is not None and 1e-3 < result.suggestion < 1.0
+    assert result.range is not None and result.range[1] > 0.05  # tuned studies pick ~0.1-0.2
+
+
+def test_range_test_command_json(tmp_path: Path) -> None:
+    plot = tmp_path / "rt.png"
+    command = [
+        str(Path(sys.executable).parent / "lrbench"),
+        "range-test",
+        "--task",
+        "digits-mlp",
+        "--steps",
+        "100",
+        "--lr-min",
+        "1e-5",
+        "--lr-max",
+        "10",
+        "--format",
+        "json",
+        "--quiet",
+        "--plot",
+        str(plot),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (
+        data["suggestion"] > 0 and len(data["range"]) == 2 and data["range"][0] < data["range"][1]
+    )
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_range_test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from lrbench.cli.main import main
+
+    assert main(["range-test", "--task", "digits-mlp", "--lr-min", "1", "--lr-max", "0.1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1] == (
+        "lrbench: error: `--lr-min` must be > 0 and < `--lr-max`, got lr_min=1.0, lr_max=0.1"
+    )
