@@ -274,3 +274,25 @@ def test_kill_9_then_resume_loses_and_doubles_nothing(tmp_path: Path, task_file:
     assert [t.attempt for t in trials] == [2 if t.number == interrupted else 1 for t in trials]
     for trial in trials:
         assert [s for s, _, _ in store.points(trial.id)] == list(range(5, 55, 5))
+
+
+def test_bayes_strategy_proposes_round_by_round_and_resumes(tmp_path: Path) -> None:
+    config = StudyConfig(
+        task="digits-mlp",
+        policies=("fixed", "cosine"),
+        strategy="bayes",
+        lr_min=1e-3,
+        lr_max=1.0,
+        trials=6,
+        total_steps=30,
+        seeds=1,
+        baselines=(("step", 0.1),),
+    )
+    result = tune(config, name="bayes", db=db(tmp_path), workers=1)
+    searched = [t for t in result.trials if t.family != "step"]
+    assert len(searched) == 6 and len(result.trials) == 7
+    assert len({(t.family, t.lr) for t in searched}) == 6  # no configuration twice
+    assert all(1e-3 <= t.lr <= 1.0 and t.family in ("fixed", "cosine") for t in searched)
+    assert [t.number for t in result.trials] == list(range(7))
+    again = tune(config, name="bayes", db=db(tmp_path))
+    assert len(again.trials) == 7 and all(t.attempt == 1 for t in again.trials)

@@ -175,11 +175,11 @@ class _RunningBest:
         pick = max if self.mode == "max" else min
         policy = pick(self.values, key=lambda p: sum(self.values[p]) / len(self.values[p]))
         values = self.values[policy]
-        trial = self.trials[policy]
+        trial = self.trials.get(policy)  # None for trials proposed after the start (bayes)
         return PolicyScore(
             policy=policy,
-            family=trial.family,
-            lr=trial.lr,
+            family=family_of(policy),
+            lr=trial.lr if trial else math.nan,
             metric=self.metric,
             mean=sum(values) / len(values),
             std=0.0,
@@ -252,7 +252,9 @@ def _validate(config: StudyConfig, spec: TaskSpec) -> _Plan:
 def _candidates(plan: _Plan, store: Store, spec: TaskSpec) -> list[Candidate]:
     config = plan.config
     templates = list(config.policies)
-    if config.strategy == "grid":
+    if config.strategy == "bayes":
+        found = []  # proposed round by round as results come in (see _propose_more)
+    elif config.strategy == "grid":
         found = grid(templates, config.lr_min, config.lr_max, config.trials)
     elif config.strategy == "random":
         found = random_search(templates, config.lr_min, config.lr_max, config.trials, config.seed)
@@ -347,26 +349,11 @@ def tune(
     if spec.builtin is not None:
         spec.builtin.prepare(spec.params)
     trials = store.trials(study.id)
-    pending = [t for t in trials if not t.status.finished]
-    jobs = [
-        TrialJob(
-            t.id,
-            t.number,
-            t.policy,
-            t.seed,
-            t.total_steps,
-            spec.ref,
-            spec.params,
-            store.url,
-            plan.metric,
-            plan.mode,
-            config.target,
-        )
-        for t in pending
-    ]
-    events.started(study, len(trials), len(jobs))
+    expected = len(trials)
+    if config.strategy == "bayes":
+        expected += (config.trials - _searched_configs(trials, config)) * config.seeds
+    events.started(study, expected, expected - sum(t.status.finished for t in trials))
     store.set_study_status(study.id, "running")
-
     running_best = _RunningBest(plan.metric, plan.mode, trials)
 
     def finished(outcome: TrialOutcome) -> None:
@@ -379,17 +366,70 @@ def tune(
         events.trial_finished(outcome, running_best.best())
 
     try:
-        run_local(
-            jobs,
-            workers=workers,
-            store=store,
-            on_outcome=finished,
-            on_start=events.trial_started,
-            on_progress=events.progress,
-        )
+        while True:
+            jobs = [
+                TrialJob(
+                    t.id,
+                    t.number,
+                    t.policy,
+                    t.seed,
+                    t.total_steps,
+                    spec.ref,
+                    spec.params,
+                    store.url,
+                    plan.metric,
+                    plan.mode,
+                    config.target,
+                )
+                for t in store.trials(study.id)
+                if not t.status.finished
+            ]
+            run_local(
+                jobs,
+                workers=workers,
+                store=store,
+                on_outcome=finished,
+                on_start=events.trial_started,
+                on_progress=events.progress,
+            )
+            if config.strategy != "bayes" or not _propose_more(store, study, plan, workers):
+                break
     except BaseException:
         store.set_study_status(study.id, "interrupted")
         raise
     store.set_study_status(study.id, "complete")
     study = store.require_study(name)
     return StudyResult(study, store.leaderboard(study), store.trials(study.id))
+
+
+def _searched_configs(trials: Sequence[TrialRecord], config: StudyConfig) -> int:
+    """Configurations proposed by the search so far (baselines not counted)."""
+    baselines = {(family_of(t), float(lr)) for t, lr in config.baselines}
+    return len({(t.family, t.lr) for t in trials} - baselines)
+
+
+def _propose_more(store: Store, study: StudyRecord, plan: _Plan, workers: int) -> bool:
+    """Queue the next round of Bayesian proposals; False when the budget is spent."""
+    from lrbench.search.bayes import propose
+
+    config = plan.config
+    trials = store.trials(study.id)
+    remaining = config.trials - _searched_configs(trials, config)
+    if remaining <= 0:
+        return False
+    candidates = propose(
+        trials,
+        templates=list(config.policies),
+        family_of_template={family_of(t): t for t in config.policies},
+        lr_min=config.lr_min,
+        lr_max=config.lr_max,
+        metric=plan.metric,
+        mode=plan.mode,
+        count=min(workers, remaining),
+        seed=config.seed,
+        startup=max(3, config.trials // 4),
+    )
+    if not candidates:
+        return False
+    store.add_trials(study.id, _trial_rows(plan, candidates))
+    return True

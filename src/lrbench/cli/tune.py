@@ -35,6 +35,8 @@ Examples:
   lrbench tune --task my_task.py:train --metric val_loss --mode min --total-steps 500
 
   lrbench tune --task digits-mlp --strategy topk --trials 9 --param optimizer=adam
+
+  lrbench tune --task charlm --strategy bayes --policies cosine,wsd --lr-min 1e-5 --lr-max 0.1
 """
 
 
@@ -85,7 +87,9 @@ def tune_command(
     ] = "fixed,step,cosine,one_cycle",
     lr_min: Annotated[float, typer.Option("--lr-min", help="Lowest LR searched.")] = 1e-4,
     lr_max: Annotated[float, typer.Option("--lr-max", help="Highest LR searched.")] = 1.0,
-    strategy: Annotated[str, typer.Option(help="grid, random or topk.")] = "grid",
+    strategy: Annotated[
+        str, typer.Option(help="grid, random, topk or bayes (Optuna TPE).")
+    ] = "grid",
     trials: Annotated[int, typer.Option(min=1, help="Configurations to try (before seeds).")] = 12,
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Budget per trial in updates.")

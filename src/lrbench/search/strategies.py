@@ -16,7 +16,7 @@ from lrbench.store import RecipeRecord, Store, TaskInfo
 
 __all__ = ["STRATEGIES", "Candidate", "grid", "log_grid", "random_search", "top_k"]
 
-STRATEGIES = ("grid", "random", "topk")
+STRATEGIES = ("grid", "random", "topk", "bayes")
 
 
 @dataclasses.dataclass(frozen=True)

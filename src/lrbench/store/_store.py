@@ -268,6 +268,24 @@ class Store:
             session.flush()
             return _study_record(study)
 
+    def add_trials(self, study_id: int, trials: Sequence[Mapping[str, Any]]) -> None:
+        """Queue more trials in a study (adaptive strategies propose them as they go)."""
+        with self.session() as session:
+            last = session.scalar(
+                sa.select(sa.func.max(TrialRow.number)).where(TrialRow.study_id == study_id)
+            )
+            start = -1 if last is None else int(last)
+            session.add_all(
+                TrialRow(
+                    study_id=study_id,
+                    number=start + 1 + index,
+                    status=TrialStatus.queued.value,
+                    metrics={},
+                    **dict(trial),
+                )
+                for index, trial in enumerate(trials)
+            )
+
     def study(self, name: str) -> StudyRecord | None:
         """The study called `name`, or None."""
         with self.session() as session:
