@@ -168,7 +168,7 @@ def test_a_metric_the_task_never_reports(tmp_path: Path, task_file: Path) -> Non
     [
         ({"lr_min": 1.0, "lr_max": 0.1}, "`--lr-min` must be < `--lr-max`"),
         ({"lr_min": 0.0}, "`--lr-min` and `--lr-max` must be > 0"),
-        ({"strategy": "bayes"}, "`--strategy` must be one of grid, random, topk"),
+        ({"strategy": "hyperband"}, "`--strategy` must be one of grid, random, topk, bayes"),
         ({"policies": ("cosin",)}, "unknown policy family 'cosin'"),
         ({"task": "digits"}, "unknown task 'digits'; did you mean digits-mlp"),
         ({"params": {"hiden": 3}}, "unknown parameter `hiden` for task digits-mlp"),
