@@ -68,7 +68,7 @@ def ls(db: DbOption = None, output: FormatOption = OutputFormat.human) -> None:
         return
     table = Table(title=f"studies in {store.display_url}")
     for column in ("study", "task", "metric", "strategy", "status", "trials", "best"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column == "best" else "ellipsis")
     for row in rows:
         best = (
             "—" if row["best_policy"] is None else f"{row['best_value']:.4g} {row['best_policy']}"
@@ -156,7 +156,7 @@ def top(
         return
     table = Table(title=f"top {len(scores)} policies for {task}")
     for column in ("#", "family", "LR", "policy", "metric", "from"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column == "policy" else "ellipsis")
     for rank, s in enumerate(scores, 1):
         table.add_row(
             str(rank), s.family, f"{s.lr:g}", s.policy, f"{s.metric} {s.mean:.4g}", s.source
