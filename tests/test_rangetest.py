@@ -127,3 +127,48 @@ def test_range_test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) ->
     assert lines[-1] == (
         "lrbench: error: `--lr-min` must be > 0 and < `--lr-max`, got lr_min=1.0, lr_max=0.1"
     )
+
+
+def test_range_test_on_a_model_restores_everything_exactly() -> None:
+    import random
+
+    import torch
+
+    import lrbench
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Linear(32, 1)
+    )
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x = torch.randn(256, 8)
+    y = x[:, :1] * 3 + 0.1 * torch.randn(256, 1)
+    for _ in range(5):  # some optimizer state (momentum buffers) to protect
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    momentum = [optimizer.state[p]["momentum_buffer"].clone() for p in model.parameters()]
+    random.seed(3)
+    rng = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy())
+    batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32)]  # cycled: 8 < steps
+
+    result = lrbench.range_test_model(
+        model,
+        optimizer,
+        batches,
+        lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+        lr_min=1e-5,
+        lr_max=10,
+        steps=120,
+    )
+
+    assert result.suggestion is not None and result.diverged_at is not None
+    assert not model.training and optimizer.param_groups[0]["lr"] == 0.05
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key  # weights and BatchNorm statistics
+    for p, buffer in zip(model.parameters(), momentum):
+        assert torch.equal(optimizer.state[p]["momentum_buffer"], buffer)
+    assert torch.equal(torch.get_rng_state(), rng[0]) and random.getstate() == rng[1]
+    assert np.array_equal(np.random.get_state()[1], rng[2])

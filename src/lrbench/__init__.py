@@ -36,6 +36,7 @@ _LAZY = {
     "StudyResult": "lrbench.study",
     "tune": "lrbench.study",
     "range_test": "lrbench.rangetest",
+    "range_test_model": "lrbench.rangetest",
     "RangeTestResult": "lrbench.rangetest",
 }
 
@@ -61,6 +62,7 @@ __all__ = [
     "parse",
     "policy_names",
     "range_test",
+    "range_test_model",
     "tune",
 ]
 

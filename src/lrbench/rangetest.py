@@ -1,6 +1,7 @@
 """The LR value range test: sweep the LR up over a short run and read a good LR off the loss.
 
     result = lrbench.range_test("digits-mlp", lr_min=1e-5, lr_max=10, steps=200)
+    result = lrbench.range_test_model(model, optimizer, loader, loss_fn)  # model left untouched
     result.suggestion, result.range        # a point, and [lo, hi] for cyclic policies / search
     result.candidates                      # every rule's pick
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "RangeTestResult",
     "minimum_tenth",
     "range_test",
+    "range_test_model",
     "smooth",
     "steepest",
     "suggest",
@@ -244,4 +246,101 @@ def range_test(
     history = monitor.history
     if history.stride != 1:
         raise ConfigError(f"`--steps` must be <= {len(history.step)} for a range test")
+    return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
+
+
+def _snapshot_rng() -> dict[str, Any]:
+    import random
+
+    import torch
+
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: Mapping[str, Any]) -> None:
+    import random
+
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def range_test_model(
+    model: Any,
+    optimizer: Any,
+    batches: Iterable[Any],
+    loss_fn: Callable[[Any, Any], Any],
+    *,
+    lr_min: float = 1e-6,
+    lr_max: float = 10.0,
+    steps: int = 100,
+    mode: str = "exp",
+    beta: float = 0.9,
+    scaler: Any | None = None,
+) -> RangeTestResult:
+    """The range test on your own model, leaving it exactly as it was.
+
+    Args:
+        model: A `torch.nn.Module`.
+        optimizer: Its optimizer (the sweep sets its LR; its state is restored afterwards).
+        batches: An iterable of batches (a DataLoader); cycled if shorter than `steps`.
+        loss_fn: `loss_fn(model, batch) -> loss tensor`.
+        scaler: A `torch.amp.GradScaler` for mixed precision, restored afterwards too.
+
+    The model's parameters and buffers, the optimizer's state (momentum, Adam moments, LRs), the
+    scaler's state and the Python, NumPy, torch (and CUDA) random states are copied before the
+    sweep and put back after it, also when it stops on divergence or raises.
+    """
+    import copy
+
+    from lrbench.monitor import Monitor
+
+    spec = sweep_spec(lr_min, lr_max, steps, mode)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    saved_scaler = copy.deepcopy(scaler.state_dict()) if scaler is not None else None
+    saved_rng = _snapshot_rng()
+    was_training = model.training
+    monitor = Monitor(spec, optimizer, on_divergence="raise", history_size=max(2 * steps, 4096))
+    diverged_at = None
+    try:
+        model.train()
+        iterator = iter(batches)
+        for _ in range(steps):
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                iterator = iter(batches)
+                batch = next(iterator)
+            loss = loss_fn(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            monitor.step(loss=loss)
+    except Diverged as diverged:
+        diverged_at = diverged.step
+    finally:
+        model.load_state_dict(saved_model)
+        optimizer.load_state_dict(saved_optimizer)
+        if scaler is not None:
+            scaler.load_state_dict(saved_scaler)
+        _restore_rng(saved_rng)
+        model.train(was_training)
+    history = monitor.history
     return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
