@@ -172,3 +172,27 @@ def test_range_test_on_a_model_restores_everything_exactly() -> None:
         assert torch.equal(optimizer.state[p]["momentum_buffer"], buffer)
     assert torch.equal(torch.get_rng_state(), rng[0]) and random.getstate() == rng[1]
     assert np.array_equal(np.random.get_state()[1], rng[2])
+
+
+def test_grid_range_is_the_contiguous_stretch_near_the_best() -> None:
+    from lrbench.rangetest import grid_range
+
+    lrs = np.array([1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0])
+    values = np.array([0.5, 0.9, 0.95, 0.94, 0.6, np.nan])
+    assert grid_range(lrs, values, mode="max", tolerance=0.02) == (1e-2, (1e-2, 1e-1))
+    assert grid_range(lrs, values, mode="max", tolerance=0.1) == (1e-2, (1e-3, 1e-1))
+    losses = np.array([3.0, 1.0, 1.04, 2.0, np.nan, np.nan])
+    assert grid_range(lrs, losses, mode="min", tolerance=0.05) == (1e-3, (1e-3, 1e-2))
+    assert grid_range(lrs, np.full(6, np.nan), mode="max", tolerance=0.05) == (None, None)
+
+
+def test_grid_range_test_on_digits_is_a_stored_study(tmp_path: Path) -> None:
+    from lrbench.rangetest import grid_range_test
+    from lrbench.store import Store
+
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    found = grid_range_test("digits-mlp", lr_min=1e-3, lr_max=10, points=5, steps=60, db=db)
+    assert found.lrs.tolist() == [0.001, 0.01, 0.1, 1.0, 10.0]
+    assert found.suggestion in (0.1, 1.0) and found.range is not None
+    assert found.range[0] <= found.suggestion <= found.range[1]
+    assert Store(db).require_study(found.study).strategy == "grid"

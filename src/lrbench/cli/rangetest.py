@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from lrbench.cli._common import (
+    DbOption,
     FormatOption,
     OutputFormat,
     QuietOption,
@@ -30,6 +31,8 @@ Examples:
   lrbench range-test --task charlm --lr-min 1e-6 --lr-max 1 --steps 200 --plot rt.png
 
   lrbench range-test --task my_task.py:train --format json
+
+  lrbench range-test --task digits-mlp --grid --points 9 --steps 100 --tolerance 0.02
 """
 
 
@@ -47,11 +50,48 @@ def range_test_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the run.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Also draw the curve to this file.")] = None,
+    grid: Annotated[
+        bool,
+        typer.Option(
+            "--grid",
+            help="LRBench's variant: short fixed-LR runs on a log grid, stored as a study.",
+        ),
+    ] = False,
+    points: Annotated[int, typer.Option(min=3, help="--grid: LR values.")] = 9,
+    tolerance: Annotated[
+        float, typer.Option(help="--grid: range within this relative distance of the best metric.")
+    ] = 0.05,
+    db: DbOption = None,
     output: FormatOption = OutputFormat.human,
     quiet: QuietOption = False,
 ) -> None:
     """Run the LR range test."""
-    from lrbench.rangetest import range_test
+    from lrbench.rangetest import grid_range_test, range_test
+
+    if grid:
+        found = grid_range_test(
+            task,
+            lr_min=lr_min,
+            lr_max=lr_max,
+            points=points,
+            steps=steps,
+            tolerance=tolerance,
+            params=parse_params(param),
+            db=db,
+        )
+        if output is OutputFormat.json:
+            print_json(found.to_json())
+        elif found.suggestion is None or found.range is None:
+            stdout.print(
+                f"No suggestion: every run diverged (see `lrbench db show {found.study}`)."
+            )
+        else:
+            stdout.print(
+                f"Best {found.metric} at LR [bold]{found.suggestion:.3g}[/bold]; within "
+                f"{found.tolerance:.0%} of it: [{found.range[0]:.3g}, "
+                f"{found.range[1]:.3g}] (study {found.study})"
+            )
+        return
 
     if not quiet:
         stderr.print(
