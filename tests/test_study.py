@@ -16,6 +16,7 @@ import lrbench
 from lrbench import ConfigError
 from lrbench.store import Store, TrialStatus
 from lrbench.study import StudyConfig, tune
+from lrbench.tasks import load_task
 
 LRBENCH = str(Path(sys.executable).parent / "lrbench")
 
@@ -40,7 +41,7 @@ def train(trial):
         optimizer.step()
         monitor.step(loss=loss)
         if (step + 1) % 5 == 0:
-            trial.report(step + 1, score=-float(loss))
+            trial.report(step + 1, score=-loss.item())
     return {"score": -float(((w - 3.0) ** 2).sum())}
 
 
@@ -296,3 +297,30 @@ def test_bayes_strategy_proposes_round_by_round_and_resumes(tmp_path: Path) -> N
     assert [t.number for t in result.trials] == list(range(7))
     again = tune(config, name="bayes", db=db(tmp_path))
     assert len(again.trials) == 7 and all(t.attempt == 1 for t in again.trials)
+
+
+def test_adaptive_policies_as_candidates_react_to_reported_metrics(
+    tmp_path: Path, task_file: Path
+) -> None:
+    # The quadratic's score stops improving once w is near 3: with patience 0 the plateau
+    # policy cuts its LR there, and the stored LR curve shows it.
+    template = (
+        "plateau(lr={lr},metric=score,mode=max,patience=0,factor=0.1,threshold=0.01,"
+        "threshold_mode=abs)"
+    )
+    config = StudyConfig(
+        task=f"{task_file}:train",
+        metric="score",
+        policies=(template,),
+        lr_min=0.1,
+        lr_max=0.2,
+        trials=1,
+        total_steps=40,
+    )
+    result = tune(config, name="adaptive", db=db(tmp_path))
+    trial = result.trials[0]
+    assert trial.family == "plateau" and trial.status is TrialStatus.complete
+    replay = lrbench.Trial(policy=trial.policy, total_steps=40)  # the same run, by hand
+    load_task(f"{task_file}:train").function(replay)
+    lrs = replay.active_monitor.history.lr  # type: ignore[union-attr]
+    assert lrs[0] == pytest.approx(0.141) and lrs[-1] < lrs[0] / 5

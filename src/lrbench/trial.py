@@ -90,10 +90,16 @@ class Trial:
         return self._monitor
 
     def report(self, step: int, **metrics: float) -> None:
-        """Record metrics at `step` (stored at once in a study); may raise `TrialPruned`."""
+        """Record metrics at `step` (stored at once in a study); may raise `TrialPruned`.
+
+        The metrics also reach the Monitor, so adaptive policies (`plateau`,
+        `switch_on_plateau`) react to them.
+        """
         values = {name: float(value) for name, value in metrics.items()}
         for name, value in values.items():
             self.history.setdefault(name, []).append((int(step), value))
+        if self._monitor is not None:
+            self._monitor.report(**values)
         if self._reporter is not None:
             self._reporter(int(step), values)
         if self._on_progress is not None:
