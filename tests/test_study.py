@@ -42,7 +42,7 @@ def train(trial):
         monitor.step(loss=loss)
         if (step + 1) % 5 == 0:
             trial.report(step + 1, score=-loss.item())
-    return {"score": -float(((w - 3.0) ** 2).sum())}
+    return {"score": -((w - 3.0) ** 2).sum().item()}
 
 
 def broken(trial):
