@@ -26,7 +26,7 @@ import numpy as np
 from lrbench.exceptions import ConfigError, Diverged
 from lrbench.policies import Controller, Policy, parse
 
-__all__ = ["History", "Monitor", "PolicyRunner"]
+__all__ = ["History", "Monitor", "PolicyRunner", "resolve_multipliers"]
 
 #: Closed-form LRs are computed this many steps at a time, vectorised, then read per step.
 _CHUNK = 1024
@@ -112,6 +112,19 @@ class _History:
         with np.errstate(invalid="ignore", divide="ignore"):
             loss = np.where(count > 0, total / count, np.nan)
         return History(step, lr, loss, self.stride)
+
+
+def resolve_multipliers(groups: int, lr_multipliers: Sequence[float] | None) -> list[float]:
+    """One LR factor per param group (default 1 each), checked: numbers >= 0, one per group."""
+    multipliers = [1.0] * groups if lr_multipliers is None else list(lr_multipliers)
+    if len(multipliers) != groups or any(
+        isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0 for m in multipliers
+    ):
+        raise ConfigError(
+            f"`lr_multipliers` must be {groups} numbers >= 0 (one per param group), "
+            f"got {lr_multipliers!r}"
+        )
+    return [float(m) for m in multipliers]
 
 
 class PolicyRunner:
@@ -248,21 +261,13 @@ class Monitor:
             )
         self.optimizer = optimizer
         groups = 1 if optimizer is None else len(optimizer.param_groups)
-        multipliers = [1.0] * groups if lr_multipliers is None else list(lr_multipliers)
-        if len(multipliers) != groups or any(
-            not isinstance(m, (int, float)) or not m >= 0 for m in multipliers
-        ):
-            raise ConfigError(
-                f"`lr_multipliers` must be {groups} numbers >= 0 (one per param group), "
-                f"got {lr_multipliers!r}"
-            )
         if on_divergence not in ("flag", "raise"):
             raise ConfigError(f"`on_divergence` must be flag or raise, got {on_divergence!r}")
         if divergence_factor is not None and not divergence_factor > 1:
             raise ConfigError(
                 f"`divergence_factor` must be > 1 or None, got {divergence_factor!r}"
             )
-        self.lr_multipliers = [float(m) for m in multipliers]
+        self.lr_multipliers = resolve_multipliers(groups, lr_multipliers)
         self.on_divergence = on_divergence
         self._divergence = _DivergenceCheck(divergence_factor, divergence_smoothing)
         self._history = _History(history_size)

@@ -58,8 +58,8 @@ def smooth(losses: np.ndarray, beta: float = 0.9) -> np.ndarray:
     return out
 
 
-def _usable(lrs: np.ndarray, smoothed: np.ndarray) -> int:
-    """How many leading points to read: up to the minimum's neighbourhood, NaNs excluded."""
+def _finite_prefix(smoothed: np.ndarray) -> int:
+    """How many leading points are finite (a NaN/inf loss ends what can be read)."""
     finite = np.isfinite(smoothed)
     return int(np.argmin(finite)) if not finite.all() else len(smoothed)
 
@@ -157,7 +157,7 @@ def suggest(
     lrs = np.asarray(lrs, dtype=float)
     losses = np.asarray(losses, dtype=float)
     smoothed = smooth(losses, beta)
-    usable = _usable(lrs, smoothed)
+    usable = _finite_prefix(smoothed)
     lrs_used, smooth_used = lrs[:usable], smoothed[:usable]
     start_level = smooth_used[0] if usable else math.nan
     if usable < 5 or not np.nanmin(smooth_used) < start_level * 0.98:

@@ -8,6 +8,7 @@ was running stays `running` and is run again when the study resumes.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import multiprocessing
 import os
@@ -70,8 +71,6 @@ def _store(url: str) -> Store:
 
 @cache
 def _task(ref: str, params_key: str) -> TaskSpec:
-    import json
-
     return load_task(ref, json.loads(params_key))
 
 
@@ -95,8 +94,6 @@ def run_trial(
 
     `KeyboardInterrupt` is not caught: the trial stays `running` and is re-run on resume.
     """
-    import json
-
     store = store or _store(job.db_url)
     spec = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
     store.start_trial(job.trial_id)

@@ -14,8 +14,7 @@ from typing import Any
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrbench.exceptions import ConfigError
-from lrbench.monitor import PolicyRunner
+from lrbench.monitor import PolicyRunner, resolve_multipliers
 from lrbench.policies import Policy
 
 __all__ = ["LRBenchScheduler"]
@@ -55,16 +54,7 @@ class LRBenchScheduler(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         self.runner = PolicyRunner(policy)
-        groups = len(optimizer.param_groups)
-        multipliers = (
-            [1.0] * groups if lr_multipliers is None else [float(m) for m in lr_multipliers]
-        )
-        if len(multipliers) != groups or any(not m >= 0 for m in multipliers):
-            raise ConfigError(
-                f"`lr_multipliers` must be {groups} numbers >= 0 (one per param group), "
-                f"got {lr_multipliers!r}"
-            )
-        self.lr_multipliers = multipliers
+        self.lr_multipliers = resolve_multipliers(len(optimizer.param_groups), lr_multipliers)
         super().__init__(optimizer, last_epoch)
 
     @property

@@ -111,6 +111,7 @@ class Store:
     Args:
         url: SQLAlchemy URL; default `$LRBENCH_DB` or `sqlite:///lrbench.db`.
         create: Create the schema in an empty database (the default: zero set-up).
+        check_schema: Refuse a database of another schema revision (off only to upgrade it).
 
     Raises:
         ConfigError: the URL is malformed.
@@ -118,12 +119,16 @@ class Store:
             `lrbench db upgrade`) or newer (upgrade LRBench++) than this version's.
     """
 
-    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self, url: str | None = None, *, create: bool = True, check_schema: bool = True
+    ) -> None:
         self.url = resolve_url(url)
         self.engine = _make_engine(self.url)
         self.display_url = self.engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._points_connection: sa.Connection | None = None
+        if not check_schema:
+            return
         current, head = self.schema_revisions()
         if current is None and create and not self._has_tables():
             self.upgrade()
@@ -176,13 +181,7 @@ class Store:
     @classmethod
     def open_for_upgrade(cls, url: str | None = None) -> Store:
         """Open without the schema check, to run `upgrade()` on an old database."""
-        store = cls.__new__(cls)
-        store.url = resolve_url(url)
-        store.engine = _make_engine(store.url)
-        store.display_url = store.engine.url.render_as_string(hide_password=True)
-        store._sessions = sessionmaker(store.engine, expire_on_commit=False)
-        store._points_connection = None
-        return store
+        return cls(url, check_schema=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
