@@ -8,6 +8,7 @@ __all__ = [
     "LRBenchError",
     "MissingDependencyError",
     "StorageError",
+    "TargetReached",
     "TrialPruned",
 ]
 
@@ -26,6 +27,14 @@ class StorageError(LRBenchError):
 
 class TrialPruned(LRBenchError):
     """Raised by `trial.report()` when the study stops this trial early; let it propagate."""
+
+
+class TargetReached(TrialPruned):
+    """Raised by `trial.report()` in a cost study once the metric reaches the study's target.
+
+    Training further would only add cost; the trial ends as complete with its last reported
+    metrics. It derives from `TrialPruned`, so a task that lets that propagate handles both.
+    """
 
 
 class Diverged(LRBenchError):

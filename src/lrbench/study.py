@@ -1,8 +1,15 @@
-"""Tuning studies: single-policy selection over (policy, LR) with local execution.
+"""Tuning studies over (policy, LR): the three LRBench++ objectives.
 
     result = lrbench.tune(StudyConfig(task="digits-mlp", policies=("fixed", "cosine"),
                                       lr_min=1e-3, lr_max=1.0, trials=10))
     result.best.policy, result.best.mean
+
+- `single`: the best policy and LR for a fixed budget (every candidate trains in full);
+- `cost`: reach `target` at the least training cost: successive halving (Optuna's ASHA pruner)
+  stops weak trials at rungs, and a trial stops as soon as it reaches the target;
+- `compose`: the best `sequence` of policies across training phases (see `lrbench.compose`).
+
+`bracket=True` runs the LR range test first and searches only the LR range it recommends.
 
 A study is stored under its name; running it again resumes it: finished trials are kept,
 unfinished ones (queued, or running when the process died) run again. The same name with a
@@ -15,17 +22,30 @@ import dataclasses
 import hashlib
 import json
 import math
+import random
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from lrbench.exceptions import ConfigError
 from lrbench.execution.local import TrialJob, TrialOutcome, run_local
 from lrbench.search import STRATEGIES, Candidate, family_of, grid, make_policy, random_search
 from lrbench.search import top_k as top_k_strategy
+from lrbench.search.halving import HalvingSpec
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
 
-__all__ = ["StudyConfig", "StudyEvents", "StudyResult", "tune"]
+__all__ = ["OBJECTIVES", "StudyConfig", "StudyEvents", "StudyResult", "tune"]
+
+OBJECTIVES = ("single", "cost", "compose")
+_OBJECTIVE_FIELDS = ("objective", "halving_rate", "bracket", "phases", "keep")
+#: How each objective is named in the database (DESIGN's names for the three methods).
+_STORED_OBJECTIVE = {
+    "single": "single-policy",
+    "cost": "cost-effective",
+    "compose": "multi-policy",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,13 +59,18 @@ class StudyConfig:
         mode: `max` or `min` (default: the built-in task's).
         policies: Policy families (or templates with `{lr}`) to compare.
         lr_min, lr_max: The LR range searched (log scale).
-        strategy: `grid`, `random` or `topk`.
-        trials: Number of configurations (before seeds).
+        strategy: `grid`, `random`, `topk` or `bayes`.
+        trials: Number of configurations (before seeds); per phase for `compose`.
         total_steps: The budget of each trial in optimizer updates.
         seeds: Runs of each configuration with seeds 0..seeds-1.
-        seed: Seed of the random strategy.
-        target: Optional metric target (steps to reach it are recorded).
+        seed: Seed of the random strategy (and of the trial order of a cost study).
+        target: Metric target: steps to reach it are recorded; required by `cost`.
         baselines: Extra (template, LR) configurations to compare against, e.g. ("cosine", 2e-5).
+        objective: `single`, `cost` or `compose` (see the module docstring).
+        halving_rate: Successive halving keeps the best 1/rate of trials at each rung (`cost`).
+        bracket: Run the LR range test first and search the range it recommends.
+        phases: Training phases of equal length (`compose`).
+        keep: Best checkpoints of each phase forked into the next phase (`compose`).
     """
 
     task: str
@@ -62,6 +87,11 @@ class StudyConfig:
     seed: int = 0
     target: float | None = None
     baselines: tuple[tuple[str, float], ...] = ()
+    objective: str = "single"
+    halving_rate: int = 3
+    bracket: bool = False
+    phases: int = 2
+    keep: int = 2
 
     def to_json(self) -> dict[str, Any]:
         """The configuration as stored with the study (compared on resume)."""
@@ -120,11 +150,76 @@ class StudyResult:
         """Training seconds spent over all trials."""
         return sum(t.cost_seconds for t in self.trials)
 
+    @property
+    def objective(self) -> str:
+        """`single`, `cost` or `compose`."""
+        return str(self._config.get("objective", "single"))
+
+    @property
+    def _config(self) -> dict[str, Any]:
+        return dict(self.study.config.get("config", {}))
+
+    @property
+    def range_test_steps(self) -> int:
+        """Steps the bracketing range test spent (0 without `bracket`)."""
+        return int((self.study.config.get("bracket") or {}).get("steps", 0))
+
+    @property
+    def full_runs(self) -> float:
+        """Total cost (trials and range test) in units of one full training run."""
+        return (self.cost_steps + self.range_test_steps) / int(self._config["total_steps"])
+
+    @property
+    def grid_full_runs(self) -> int:
+        """What training every configuration and seed in full would have cost, in full runs."""
+        return len(self.trials)
+
+    def cheapest_to_target(self) -> PolicyScore | None:
+        """The configuration that reached the target in the fewest steps (mean over seeds,
+        every seed must reach it); its `mean` is that number of steps. None if none did."""
+        steps: dict[str, list[float]] = {}
+        for trial in self.trials:
+            steps.setdefault(trial.policy, []).append(
+                trial.metrics.get("steps_to_target", math.nan)
+            )
+        reached = {p: v for p, v in steps.items() if not any(math.isnan(x) for x in v)}
+        if not reached:
+            return None
+        policy = min(reached, key=lambda p: sum(reached[p]) / len(reached[p]))
+        trial = next(t for t in self.trials if t.policy == policy)
+        values = reached[policy]
+        return PolicyScore(
+            policy=policy,
+            family=trial.family,
+            lr=trial.lr,
+            metric="steps_to_target",
+            mean=sum(values) / len(values),
+            std=float(np.std(values)),
+            seeds=len(values),
+            statuses={},
+            cost_steps=0,
+            cost_seconds=0.0,
+        )
+
+    def _target_json(self) -> dict[str, Any] | None:
+        target = self._config.get("target")
+        if target is None:
+            return None
+        cheapest = self.cheapest_to_target()
+        return {
+            "value": target,
+            "reached": cheapest is not None,
+            "cheapest": None
+            if cheapest is None
+            else {"policy": cheapest.policy, "lr": cheapest.lr, "steps": cheapest.mean},
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The machine-readable summary printed by `lrbench tune --format json`."""
         best = self.best
         return {
             "study": self.study.name,
+            "objective": self.objective,
             "task": self.study.task.name,
             "metric": self.study.metric,
             "mode": self.study.mode,
@@ -138,7 +233,15 @@ class StudyResult:
                 "seeds": best.seeds,
             },
             "trials": self.counts,
-            "cost": {"steps": self.cost_steps, "seconds": round(self.cost_seconds, 3)},
+            "cost": {
+                "steps": self.cost_steps,
+                "seconds": round(self.cost_seconds, 3),
+                "range_test_steps": self.range_test_steps,
+                "full_runs": round(self.full_runs, 3),
+                "grid_full_runs": self.grid_full_runs,
+            },
+            "target": self._target_json(),
+            "bracket": self.study.config.get("bracket"),
             "leaderboard": [
                 {
                     "policy": s.policy,
@@ -196,8 +299,19 @@ def _json_float(value: float) -> float | None:
 
 def default_study_name(config: StudyConfig) -> str:
     """A stable name from the configuration, so re-running the same command resumes."""
-    digest = hashlib.sha256(json.dumps(config.to_json(), sort_keys=True).encode()).hexdigest()
-    return f"{family_of(config.task.rsplit('/', 1)[-1])}-{config.strategy}-{digest[:8]}"
+    defaults = StudyConfig(task="").to_json()
+    # Objective options at their defaults stay out of the digest, so the names of studies
+    # stored before those options existed still match (and resume).
+    data = {
+        k: v for k, v in config.to_json().items() if k not in _OBJECTIVE_FIELDS or v != defaults[k]
+    }
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    method = (
+        config.strategy
+        if config.objective == "single"
+        else f"{config.objective}-{config.strategy}"
+    )
+    return f"{family_of(config.task.rsplit('/', 1)[-1])}-{method}-{digest[:8]}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +322,14 @@ class _Plan:
     metric: str
     mode: str
     total_steps: int
+    lr_min: float
+    lr_max: float
+
+    def with_bracket(self, bracket: dict[str, Any] | None) -> _Plan:
+        """The plan searching the range-test range, where one was found."""
+        if not bracket or bracket.get("lr_min") is None:
+            return self
+        return dataclasses.replace(self, lr_min=bracket["lr_min"], lr_max=bracket["lr_max"])
 
 
 def _validate(config: StudyConfig, spec: TaskSpec) -> _Plan:
@@ -228,6 +350,7 @@ def _validate(config: StudyConfig, spec: TaskSpec) -> _Plan:
     for name in ("trials", "seeds"):
         if getattr(config, name) < 1:
             raise ConfigError(f"`--{name}` must be >= 1, got {getattr(config, name)}")
+    _validate_objective(config)
     builtin = spec.builtin
     metric = config.metric or (builtin.metrics[0] if builtin else None)
     if metric is None:
@@ -246,7 +369,30 @@ def _validate(config: StudyConfig, spec: TaskSpec) -> _Plan:
     resolved = dataclasses.replace(
         config, metric=metric, mode=mode, total_steps=total_steps, params=spec.params
     )
-    return _Plan(resolved, metric, mode, total_steps)
+    return _Plan(resolved, metric, mode, total_steps, config.lr_min, config.lr_max)
+
+
+def _validate_objective(config: StudyConfig) -> None:
+    if config.objective not in OBJECTIVES:
+        raise ConfigError(
+            f"`--objective` must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}"
+        )
+    if config.objective == "cost":
+        if config.target is None or not math.isfinite(config.target):
+            raise ConfigError(
+                "`--target` is required with --objective cost: the metric value to reach "
+                f"(got {config.target!r})"
+            )
+        if config.halving_rate < 2:
+            raise ConfigError(f"`--halving-rate` must be >= 2, got {config.halving_rate}")
+    if config.objective == "compose":
+        if config.phases < 2:
+            raise ConfigError(
+                f"`--phases` must be >= 2 for --objective compose, got {config.phases} "
+                "(one phase is a single policy: use --objective single)"
+            )
+        if config.keep < 1:
+            raise ConfigError(f"`--keep` must be >= 1, got {config.keep}")
 
 
 def _candidates(plan: _Plan, store: Store, spec: TaskSpec) -> list[Candidate]:
@@ -255,9 +401,9 @@ def _candidates(plan: _Plan, store: Store, spec: TaskSpec) -> list[Candidate]:
     if config.strategy == "bayes":
         found = []  # proposed round by round as results come in (see _propose_more)
     elif config.strategy == "grid":
-        found = grid(templates, config.lr_min, config.lr_max, config.trials)
+        found = grid(templates, plan.lr_min, plan.lr_max, config.trials)
     elif config.strategy == "random":
-        found = random_search(templates, config.lr_min, config.lr_max, config.trials, config.seed)
+        found = random_search(templates, plan.lr_min, plan.lr_max, config.trials, config.seed)
     else:
         found = top_k_strategy(
             store,
@@ -266,14 +412,17 @@ def _candidates(plan: _Plan, store: Store, spec: TaskSpec) -> list[Candidate]:
             mode=plan.mode,
             trials=config.trials,
             fallback=templates,
-            lr_min=config.lr_min,
-            lr_max=config.lr_max,
+            lr_min=plan.lr_min,
+            lr_max=plan.lr_max,
         )
     found += [Candidate(t, float(lr), "baseline") for t, lr in config.baselines]
     unique: dict[tuple[str, float], Candidate] = {}
     for candidate in found:
         unique.setdefault((candidate.template, candidate.lr), candidate)
-    return list(unique.values())
+    candidates = list(unique.values())
+    if config.objective == "cost":  # ASHA compares each trial with those before it: mix them
+        random.Random(config.seed).shuffle(candidates)
+    return candidates
 
 
 def _trial_rows(plan: _Plan, candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
@@ -296,8 +445,9 @@ def _trial_rows(plan: _Plan, candidates: Sequence[Candidate]) -> list[dict[str, 
 def _open_study(store: Store, name: str, plan: _Plan, spec: TaskSpec) -> StudyRecord:
     existing = store.study(name)
     if existing is not None:
-        stored = existing.config.get("config", {})
         wanted = plan.config.to_json()
+        defaults = StudyConfig(task="").to_json()  # fields added after the study was stored
+        stored = {**{k: defaults[k] for k in wanted}, **existing.config.get("config", {})}
         differs = sorted(
             k for k in wanted.keys() | stored.keys() if stored.get(k) != wanted.get(k)
         )
@@ -308,11 +458,12 @@ def _open_study(store: Store, name: str, plan: _Plan, spec: TaskSpec) -> StudyRe
                 " run it unchanged to resume, or choose another --study name"
             )
         return existing
-    candidates = _candidates(plan, store, spec)
+    bracket = _range_test_bracket(plan) if plan.config.bracket else None
+    candidates = _candidates(plan.with_bracket(bracket), store, spec)
     return store.create_study(
         name=name,
         task=store.task(spec.info(plan.total_steps)),
-        objective="single-policy",
+        objective=_STORED_OBJECTIVE[plan.config.objective],
         metric=plan.metric,
         mode=plan.mode,
         strategy=plan.config.strategy,
@@ -320,9 +471,65 @@ def _open_study(store: Store, name: str, plan: _Plan, spec: TaskSpec) -> StudyRe
             "config": plan.config.to_json(),
             "task_ref": spec.ref,
             "origins": {f"{c.template}@{c.lr!r}": c.origin for c in candidates},
+            "bracket": bracket,
         },
         trials=_trial_rows(plan, candidates),
     )
+
+
+_BRACKET_STEPS = 100
+
+
+def _range_test_bracket(plan: _Plan) -> dict[str, Any]:
+    """Run the LR range test over the configured range: its recommended range is searched."""
+    from lrbench.rangetest import range_test
+
+    config = plan.config
+    result = range_test(
+        config.task,
+        lr_min=config.lr_min,
+        lr_max=config.lr_max,
+        steps=min(_BRACKET_STEPS, plan.total_steps),
+        params=config.params,
+        seed=config.seed,
+    )
+    bracket: dict[str, Any] = {"steps": len(result.lrs), "lr_min": None, "lr_max": None}
+    if result.range is None:  # the loss never fell: search the whole configured range
+        return {**bracket, "reason": result.reason}
+    lo, hi = result.range
+    if hi / lo < 10:  # keep at least a decade, centred on the range
+        centre = math.sqrt(lo * hi)
+        lo, hi = centre / math.sqrt(10), centre * math.sqrt(10)
+    return {**bracket, "lr_min": lo, "lr_max": hi, "suggestion": result.suggestion}
+
+
+def _jobs(store: Store, study: StudyRecord, plan: _Plan, spec: TaskSpec) -> list[TrialJob]:
+    config = plan.config
+    halving = None
+    if config.objective == "cost":
+        journal = store.artifact_dir(study.name) / "halving.journal"
+        halving = HalvingSpec.for_budget(
+            str(journal), plan.mode, plan.total_steps, rate=config.halving_rate
+        )
+    return [
+        TrialJob(
+            t.id,
+            t.number,
+            t.policy,
+            t.seed,
+            t.total_steps,
+            spec.ref,
+            spec.params,
+            store.url,
+            plan.metric,
+            plan.mode,
+            config.target,
+            halving=halving,
+            stop_at_target=config.objective == "cost",
+        )
+        for t in store.trials(study.id)
+        if not t.status.finished
+    ]
 
 
 def tune(
@@ -346,6 +553,7 @@ def tune(
     store = Store(db)
     name = name or default_study_name(plan.config)
     study = _open_study(store, name, plan, spec)
+    plan = plan.with_bracket(study.config.get("bracket"))
     if spec.builtin is not None:
         spec.builtin.prepare(spec.params)
     trials = store.trials(study.id)
@@ -367,25 +575,8 @@ def tune(
 
     try:
         while True:
-            jobs = [
-                TrialJob(
-                    t.id,
-                    t.number,
-                    t.policy,
-                    t.seed,
-                    t.total_steps,
-                    spec.ref,
-                    spec.params,
-                    store.url,
-                    plan.metric,
-                    plan.mode,
-                    config.target,
-                )
-                for t in store.trials(study.id)
-                if not t.status.finished
-            ]
             run_local(
-                jobs,
+                _jobs(store, study, plan, spec),
                 workers=workers,
                 store=store,
                 on_outcome=finished,
@@ -421,8 +612,8 @@ def _propose_more(store: Store, study: StudyRecord, plan: _Plan, workers: int) -
         trials,
         templates=list(config.policies),
         family_of_template={family_of(t): t for t in config.policies},
-        lr_min=config.lr_min,
-        lr_max=config.lr_max,
+        lr_min=plan.lr_min,
+        lr_max=plan.lr_max,
         metric=plan.metric,
         mode=plan.mode,
         count=min(workers, remaining),

@@ -1,4 +1,4 @@
-"""`lrbench tune`: run or resume a single-policy selection study."""
+"""`lrbench tune`: run or resume a tuning study (single-policy, cost-effective or composed)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # the study brings torch: imported when a study runs, not for
 
 HELP = """Tune the LR: train a task under policies x LR values, store every trial, rank them.
 
+Objectives: `single` (best policy for the budget), `cost` (reach --target at the least
+training cost: successive halving stops weak trials early, trials stop at the target) and
+`compose` (the best sequence of policies across --phases training phases).
 Running the same command again resumes the study (finished trials are kept).
 
 Examples:
@@ -37,6 +40,10 @@ Examples:
   lrbench tune --task digits-mlp --strategy topk --trials 9 --param optimizer=adam
 
   lrbench tune --task charlm --strategy bayes --policies cosine,wsd --lr-min 1e-5 --lr-max 0.1
+
+  lrbench tune --task digits-mlp --objective cost --target 0.95 --trials 24 --bracket
+
+  lrbench tune --task digits-mlp --objective compose --phases 2 --policies fixed,cosine
 """
 
 
@@ -109,6 +116,15 @@ def tune_command(
         float | None, typer.Option(help="Metric target (steps to reach it are recorded).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random strategy.")] = 0,
+    objective: Annotated[str, typer.Option(help="single, cost or compose.")] = "single",
+    halving_rate: Annotated[
+        int, typer.Option("--halving-rate", help="cost: keep the best 1/rate at each rung.")
+    ] = 3,
+    bracket: Annotated[
+        bool, typer.Option("--bracket", help="Run the LR range test first; search its range.")
+    ] = False,
+    phases: Annotated[int, typer.Option(help="compose: training phases.")] = 2,
+    keep: Annotated[int, typer.Option(help="compose: checkpoints kept per phase.")] = 2,
     db: DbOption = None,
     output: FormatOption = OutputFormat.human,
     quiet: QuietOption = False,
@@ -133,6 +149,11 @@ def tune_command(
         seed=seed,
         target=target,
         baselines=tuple(_parse_baseline(b) for b in baseline or []),
+        objective=objective,
+        halving_rate=halving_rate,
+        bracket=bracket,
+        phases=phases,
+        keep=keep,
     )
     events = make_events(quiet)
     try:
@@ -144,12 +165,30 @@ def tune_command(
         print_json(result.to_json())
         return
     stdout.print(render_leaderboard(result))
+    _print_summary(result)
+
+
+def _print_summary(result: StudyResult) -> None:
     best = result.best
     if best is None:
         stdout.print("No trial completed: see `lrbench db show " + result.study.name + "`.")
     else:
         stdout.print(
             f"Best: [bold]{best.policy}[/bold] ({best.metric} {best.mean:.4g} ± "
-            f"{best.std:.2g} over {best.seeds} seed(s)); cost {result.cost_steps} "
-            f"steps, {result.cost_seconds:.1f} s."
+            f"{best.std:.2g} over {best.seeds} seed(s))."
         )
+    stdout.print(
+        f"Cost: {result.full_runs:.2f} full runs ({result.cost_steps + result.range_test_steps}"
+        f" steps, {result.cost_seconds:.1f} s); training every configuration in full: "
+        f"{result.grid_full_runs} runs."
+    )
+    target = result.to_json()["target"]
+    if target is not None:
+        cheapest = target["cheapest"]
+        if cheapest is None:
+            stdout.print(f"No configuration reached the target {target['value']:g}.")
+        else:
+            stdout.print(
+                f"Cheapest to reach {target['value']:g}: [bold]{cheapest['policy']}[/bold] "
+                f"in {cheapest['steps']:.0f} steps."
+            )

@@ -13,14 +13,17 @@ import math
 import multiprocessing
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import Any
 
+from optuna.trial import TrialState
+
 from lrbench.evaluate import summarize_curve
-from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TrialPruned
+from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TargetReached, TrialPruned
+from lrbench.search.halving import HalvingSpec, RungTracker
 from lrbench.store import Store, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
 from lrbench.trial import Trial
@@ -47,6 +50,8 @@ class TrialJob:
     metric: str
     mode: str
     target: float | None = None
+    halving: HalvingSpec | None = None
+    stop_at_target: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +92,38 @@ def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
     return {k: v for k, v in derived.items() if math.isfinite(v)}
 
 
+def _reached(value: float, target: float, mode: str) -> bool:
+    return value >= target if mode == "max" else value <= target
+
+
+def _stopping_rule(
+    job: TrialJob, rungs: RungTracker | None
+) -> Callable[[int, Mapping[str, float]], bool] | None:
+    """What `trial.report()` asks after each report: stop at the target, or prune at a rung."""
+    if rungs is None and not job.stop_at_target:
+        return None
+
+    def should_stop(step: int, metrics: Mapping[str, float]) -> bool:
+        value = metrics.get(job.metric)
+        if value is None:
+            return False
+        if job.stop_at_target and job.target is not None and _reached(value, job.target, job.mode):
+            raise TargetReached(
+                f"trial {job.number} reached {job.metric}={value:.4g} at step {step}"
+            )
+        return rungs is not None and rungs.should_prune(step, value)
+
+    return should_stop
+
+
+_OPTUNA_STATE = {
+    TrialStatus.complete: TrialState.COMPLETE,
+    TrialStatus.pruned: TrialState.PRUNED,
+    TrialStatus.diverged: TrialState.FAIL,
+    TrialStatus.failed: TrialState.FAIL,
+}
+
+
 def run_trial(
     job: TrialJob, *, store: Store | None = None, on_progress: Callable[[int], None] | None = None
 ) -> TrialOutcome:
@@ -97,6 +134,7 @@ def run_trial(
     store = store or _store(job.db_url)
     spec = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
     store.start_trial(job.trial_id)
+    rungs = RungTracker(job.halving, job.trial_id) if job.halving else None
     trial = Trial(
         policy=job.policy,
         total_steps=job.total_steps,
@@ -105,6 +143,7 @@ def run_trial(
         number=job.number,
         reporter=lambda step, metrics: store.add_points(job.trial_id, step, metrics),
         on_progress=on_progress,
+        should_prune=_stopping_rule(job, rungs),
     )
     error = None
     metrics: dict[str, float] = {}
@@ -113,6 +152,8 @@ def run_trial(
         status = TrialStatus.complete
     except Diverged as diverged:
         status, error = TrialStatus.diverged, str(diverged)
+    except TargetReached:
+        status = TrialStatus.complete
     except TrialPruned as pruned:
         status, error = TrialStatus.pruned, str(pruned)
     except Exception:
@@ -124,6 +165,8 @@ def run_trial(
     ):
         metrics[job.metric] = trial.last_reported(job.metric)
     metrics = {**_derived(trial, job), **metrics}
+    if rungs is not None:
+        rungs.finish(_OPTUNA_STATE[status], metrics.get(job.metric))
     cost = trial.cost()
     store.finish_trial(
         job.trial_id,

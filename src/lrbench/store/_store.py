@@ -183,6 +183,28 @@ class Store:
         """Open without the schema check, to run `upgrade()` on an old database."""
         return cls(url, check_schema=False)
 
+    def artifact_dir(self, study: str) -> Path:
+        """The directory for a study's files (pruner journal, phase checkpoints), created.
+
+        Beside a SQLite file `x.db` it is `x.db.artifacts/<study>/`; for a server database it
+        is under `$LRBENCH_CACHE` (else `~/.cache/lrbench`), keyed by the database URL. With
+        workers on several machines, point `$LRBENCH_CACHE` at a shared file system.
+        """
+        database = self.engine.url.database
+        if self.engine.url.get_backend_name() == "sqlite" and database not in (
+            None,
+            "",
+            ":memory:",
+        ):
+            root = Path(f"{database}.artifacts")
+        else:
+            cache = Path(os.environ.get("LRBENCH_CACHE", Path.home() / ".cache" / "lrbench"))
+            digest = hashlib.sha256(self.display_url.encode()).hexdigest()[:12]
+            root = cache / "artifacts" / digest
+        path = root / study
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A transaction: committed on success, rolled back on error."""

@@ -1,0 +1,150 @@
+"""Cost-effective tuning: successive halving through Optuna's pruner, stop at the target,
+range-test bracketing, and what the result says about cost."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from lrbench import ConfigError
+from lrbench.search.halving import HalvingSpec
+from lrbench.store import Store, TrialStatus
+from lrbench.study import StudyConfig, default_study_name, tune
+
+COST = StudyConfig(
+    task="digits-mlp",
+    policies=("fixed", "cosine"),
+    lr_min=1e-3,
+    lr_max=1.0,
+    trials=12,
+    objective="cost",
+    target=0.95,
+)
+
+
+@pytest.fixture(scope="module")
+def cost_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
+    db = f"sqlite:///{tmp_path_factory.mktemp('cost') / 'cost.db'}"
+    return db, tune(COST, name="cost", db=db)
+
+
+def test_rungs_sit_at_budget_over_powers_of_the_rate() -> None:
+    spec = HalvingSpec.for_budget("j", "max", total_steps=300, rate=3, rungs=2)
+    assert spec.min_resource == 34  # ceil(300 / 9)
+    assert spec.rung_steps(300) == [34, 102]
+
+
+def test_halving_prunes_weak_trials_and_costs_less_than_the_grid(cost_study) -> None:
+    _, result = cost_study
+    counts = result.counts
+    assert counts["pruned"] >= 4
+    assert counts["complete"] + counts["pruned"] + counts["diverged"] == 12
+    assert result.grid_full_runs == 12
+    assert result.full_runs < result.grid_full_runs / 2
+    assert result.full_runs == pytest.approx(result.cost_steps / 300)
+    for trial in result.trials:
+        if trial.status is TrialStatus.pruned:
+            assert trial.cost_steps < 300
+
+
+def test_trials_stop_at_the_target_and_the_cheapest_is_reported(cost_study) -> None:
+    _, result = cost_study
+    reached = [t for t in result.trials if "steps_to_target" in t.metrics]
+    assert reached
+    for trial in reached:
+        assert trial.status is TrialStatus.complete
+        assert trial.metrics["accuracy"] >= 0.95
+        assert trial.cost_steps == trial.metrics["steps_to_target"]  # no step after the target
+    cheapest = result.cheapest_to_target()
+    assert cheapest.mean == min(t.metrics["steps_to_target"] for t in reached)
+    summary = result.to_json()
+    assert summary["objective"] == "cost"
+    assert summary["target"]["reached"] is True
+    assert summary["target"]["cheapest"]["steps"] == cheapest.mean
+    assert summary["cost"]["grid_full_runs"] == 12
+
+
+def test_a_cost_study_resumes_without_running_anything_again(cost_study) -> None:
+    db, first = cost_study
+    again = tune(COST, name="cost", db=db)
+    assert [t.status for t in again.trials] == [t.status for t in first.trials]
+    assert again.cost_steps == first.cost_steps
+    assert (Path(db.removeprefix("sqlite:///") + ".artifacts") / "cost").is_dir()
+
+
+def test_an_unreachable_target_reports_the_best_and_the_cost_spent(tmp_path: Path) -> None:
+    config = StudyConfig(
+        task="digits-mlp",
+        policies=("cosine",),
+        lr_min=0.01,
+        lr_max=0.5,
+        trials=3,
+        objective="cost",
+        target=1.5,  # accuracy never exceeds 1
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'x.db'}")
+    summary = result.to_json()
+    assert summary["target"] == {"value": 1.5, "reached": False, "cheapest": None}
+    assert summary["best"] is not None
+    assert summary["cost"]["steps"] == result.cost_steps > 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"objective": "cost"}, "`--target` is required with --objective cost"),
+        ({"objective": "cost", "target": 0.9, "halving_rate": 1}, "`--halving-rate` must be >= 2"),
+        ({"objective": "compose", "phases": 1}, "`--phases` must be >= 2"),
+        ({"objective": "speed"}, "`--objective` must be one of single, cost, compose"),
+    ],
+)
+def test_bad_objective_options_are_refused(tmp_path: Path, changes: dict, message: str) -> None:
+    config = StudyConfig(task="digits-mlp", trials=2, **changes)
+    with pytest.raises(ConfigError, match=message):
+        tune(config, db=f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_bracket_searches_the_range_test_range(tmp_path: Path) -> None:
+    config = StudyConfig(
+        task="digits-mlp",
+        policies=("fixed",),
+        lr_min=1e-5,
+        lr_max=100.0,
+        trials=4,
+        strategy="random",
+        bracket=True,
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'b.db'}")
+    bracket = result.study.config["bracket"]
+    assert 1e-5 <= bracket["lr_min"] < bracket["lr_max"] <= 100.0
+    assert bracket["lr_max"] / bracket["lr_min"] >= 10 * (1 - 1e-9)
+    assert all(bracket["lr_min"] <= t.lr <= bracket["lr_max"] for t in result.trials)
+    assert result.range_test_steps == bracket["steps"] > 0
+    assert result.full_runs == pytest.approx((result.cost_steps + bracket["steps"]) / 300)
+
+
+def test_studies_stored_before_the_objective_options_keep_their_name_and_resume(
+    tmp_path: Path,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'old.db'}"
+    config = StudyConfig(task="digits-mlp", policies=("fixed",), trials=2, total_steps=30)
+    name = default_study_name(config)
+    assert "-grid-" in name and "cost" not in name
+    tune(config, db=db, name=name)
+    store = Store(db)
+    study = store.require_study(name)
+    old_config = {
+        k: v
+        for k, v in study.config["config"].items()
+        if k not in ("objective", "halving_rate", "bracket", "phases", "keep")
+    }
+    with store.session() as session:  # rewrite it as an older version stored it
+        from lrbench.store._models import StudyRow
+
+        row = session.get(StudyRow, study.id)
+        row.config = {**study.config, "config": old_config}
+    result = tune(config, db=db, name=name)
+    assert result.counts["complete"] == 2
+    assert not math.isnan(result.best.mean)
