@@ -9,7 +9,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-EXTRAS_TEST := dev,hf,lightning,postgres
+EXTRAS_TEST := dev,hf,lightning,postgres,ray
 DEMO_DIR ?= demo-output
 
 .PHONY: demo test lint bench install clean

@@ -21,6 +21,7 @@ from lrbench.exceptions import (
     LRBenchError,
     MissingDependencyError,
     StorageError,
+    TargetReached,
     TrialPruned,
 )
 from lrbench.monitor import History, Monitor
@@ -38,6 +39,7 @@ _LAZY = {
     "range_test": "lrbench.rangetest",
     "range_test_model": "lrbench.rangetest",
     "RangeTestResult": "lrbench.rangetest",
+    "RayOptions": "lrbench.execution.raytune",
 }
 
 __all__ = [
@@ -49,10 +51,12 @@ __all__ = [
     "Monitor",
     "Policy",
     "RangeTestResult",
+    "RayOptions",
     "StorageError",
     "Store",
     "StudyConfig",
     "StudyResult",
+    "TargetReached",
     "Trial",
     "TrialPruned",
     "__version__",

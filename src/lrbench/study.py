@@ -23,13 +23,14 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from lrbench.exceptions import ConfigError
 from lrbench.execution.local import TrialJob, TrialOutcome, run_local
+from lrbench.execution.raytune import RayOptions
 from lrbench.search import STRATEGIES, Candidate, family_of, grid, make_policy, random_search
 from lrbench.search import top_k as top_k_strategy
 from lrbench.search.halving import HalvingSpec
@@ -539,14 +540,29 @@ def tune(
     db: str | None = None,
     workers: int = 1,
     events: StudyEvents | None = None,
+    executor: str | RayOptions = "local",
 ) -> StudyResult:
-    """Run (or resume) a single-policy selection study and return its leaderboard.
+    """Run (or resume) a study and return its leaderboard.
+
+    Args:
+        config: What to tune.
+        name: The study's name in the store (default: derived from `config`).
+        db: The store's URL (default: `$LRBENCH_DB`, else `sqlite:///lrbench.db`).
+        workers: Local worker processes (the local executor).
+        events: Progress hooks.
+        executor: `local`, `ray` (a local Ray), or `RayOptions` (a cluster, resources).
 
     Raises:
         ConfigError: a bad option, an unknown task, a study name reused with another
             configuration, or a user task that never reports the metric.
         StorageError: the database is unreachable or has another schema version.
     """
+    if not (executor in ("local", "ray") or isinstance(executor, RayOptions)):
+        raise ConfigError(f"`--executor` must be local or ray, got {executor!r}")
+    if isinstance(executor, RayOptions):  # an unreachable cluster fails before any work
+        from lrbench.execution.raytune import connect
+
+        connect(executor.address)
     events = events or StudyEvents()
     spec = load_task(config.task, config.params)
     plan = _validate(config, spec)
@@ -575,14 +591,7 @@ def tune(
 
     try:
         while True:
-            run_local(
-                _jobs(store, study, plan, spec),
-                workers=workers,
-                store=store,
-                on_outcome=finished,
-                on_start=events.trial_started,
-                on_progress=events.progress,
-            )
+            _run(store, study, plan, spec, executor, workers, finished, events)
             if config.strategy != "bayes" or not _propose_more(store, study, plan, workers):
                 break
     except BaseException:
@@ -591,6 +600,44 @@ def tune(
     store.set_study_status(study.id, "complete")
     study = store.require_study(name)
     return StudyResult(study, store.leaderboard(study), store.trials(study.id))
+
+
+def _run(
+    store: Store,
+    study: StudyRecord,
+    plan: _Plan,
+    spec: TaskSpec,
+    executor: str | RayOptions,
+    workers: int,
+    finished: Callable[[TrialOutcome], None],
+    events: StudyEvents,
+) -> None:
+    """Run the study's unfinished trials on the chosen executor."""
+    jobs = _jobs(store, study, plan, spec)
+    if executor == "local":
+        run_local(
+            jobs,
+            workers=workers,
+            store=store,
+            on_outcome=finished,
+            on_start=events.trial_started,
+            on_progress=events.progress,
+        )
+        return
+    if executor == "ray":
+        executor = RayOptions(max_concurrent=workers if workers > 1 else None)
+    assert isinstance(executor, RayOptions)
+    from lrbench.execution.raytune import run_ray
+
+    run_ray(
+        jobs,
+        options=executor,
+        store=store,
+        run_name=study.name,
+        total_steps=plan.total_steps,
+        on_outcome=finished,
+        halving=jobs[0].halving if jobs else None,
+    )
 
 
 def _searched_configs(trials: Sequence[TrialRecord], config: StudyConfig) -> int:

@@ -44,6 +44,8 @@ Examples:
   lrbench tune --task digits-mlp --objective cost --target 0.95 --trials 24 --bracket
 
   lrbench tune --task digits-mlp --objective compose --phases 2 --policies fixed,cosine
+
+  lrbench tune --task charlm --executor ray --ray-address auto --cpus-per-trial 2 --db postgresql://me@dbhost/lrbench
 """
 
 
@@ -102,7 +104,12 @@ def tune_command(
         int | None, typer.Option("--total-steps", min=1, help="Budget per trial in updates.")
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration.")] = 1,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Trials at once: local worker processes [1]; on Ray a cap [resources]."
+        ),
+    ] = None,
     study: Annotated[
         str | None, typer.Option(help="Study name [default: from the config].")
     ] = None,
@@ -125,12 +132,28 @@ def tune_command(
     ] = False,
     phases: Annotated[int, typer.Option(help="compose: training phases.")] = 2,
     keep: Annotated[int, typer.Option(help="compose: checkpoints kept per phase.")] = 2,
+    executor: Annotated[str, typer.Option(help="local, or ray (Ray Tune).")] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Ray cluster to join: auto or HOST:PORT [local Ray]."),
+    ] = None,
+    cpus_per_trial: Annotated[
+        float, typer.Option("--cpus-per-trial", min=0, help="Ray: CPUs per trial.")
+    ] = 1.0,
+    gpus_per_trial: Annotated[
+        float, typer.Option("--gpus-per-trial", min=0, help="Ray: GPUs per trial.")
+    ] = 0.0,
+    max_failures: Annotated[
+        int,
+        typer.Option("--max-failures", min=0, help="Ray: retries of a trial whose worker died."),
+    ] = 2,
     db: DbOption = None,
     output: FormatOption = OutputFormat.human,
     quiet: QuietOption = False,
 ) -> None:
     """Tune the LR of a task."""
     from lrbench.cli._progress import RichEvents, make_events
+    from lrbench.execution.raytune import RayOptions
     from lrbench.search import split_policies
     from lrbench.study import StudyConfig, tune
 
@@ -156,8 +179,19 @@ def tune_command(
         keep=keep,
     )
     events = make_events(quiet)
+    runner: str | RayOptions = executor
+    if executor == "ray" or ray_address is not None:
+        runner = RayOptions(
+            address=ray_address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            max_concurrent=workers,
+            max_failures=max_failures,
+        )
     try:
-        result = tune(config, name=study, db=db, workers=workers, events=events)
+        result = tune(
+            config, name=study, db=db, workers=workers or 1, events=events, executor=runner
+        )
     finally:
         if isinstance(events, RichEvents):
             events.close()

@@ -24,11 +24,11 @@ from optuna.trial import TrialState
 from lrbench.evaluate import summarize_curve
 from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TargetReached, TrialPruned
 from lrbench.search.halving import HalvingSpec, RungTracker
-from lrbench.store import Store, TrialStatus
+from lrbench.store import Store, TrialRecord, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
 from lrbench.trial import Trial
 
-__all__ = ["TrialJob", "TrialOutcome", "WorkerDied", "run_local", "run_trial"]
+__all__ = ["TrialJob", "TrialOutcome", "WorkerDied", "outcome_of", "run_local", "run_trial"]
 
 
 class WorkerDied(LRBenchError):
@@ -92,6 +92,17 @@ def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
     return {k: v for k, v in derived.items() if math.isfinite(v)}
 
 
+def _reporter(
+    store: Store, trial_id: int, on_report: Callable[[int, Mapping[str, float]], None] | None
+) -> Callable[[int, Mapping[str, float]], None]:
+    def report(step: int, metrics: Mapping[str, float]) -> None:
+        store.add_points(trial_id, step, metrics)
+        if on_report is not None:
+            on_report(step, metrics)
+
+    return report
+
+
 def _reached(value: float, target: float, mode: str) -> bool:
     return value >= target if mode == "max" else value <= target
 
@@ -125,10 +136,15 @@ _OPTUNA_STATE = {
 
 
 def run_trial(
-    job: TrialJob, *, store: Store | None = None, on_progress: Callable[[int], None] | None = None
+    job: TrialJob,
+    *,
+    store: Store | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_report: Callable[[int, Mapping[str, float]], None] | None = None,
 ) -> TrialOutcome:
     """Run one stored trial to its end and record it; exceptions of the task are recorded.
 
+    `on_report` sees each report after it is stored (the Ray executor passes it on to Tune).
     `KeyboardInterrupt` is not caught: the trial stays `running` and is re-run on resume.
     """
     store = store or _store(job.db_url)
@@ -141,7 +157,7 @@ def run_trial(
         seed=job.seed,
         params=spec.params,
         number=job.number,
-        reporter=lambda step, metrics: store.add_points(job.trial_id, step, metrics),
+        reporter=_reporter(store, job.trial_id, on_report),
         on_progress=on_progress,
         should_prune=_stopping_rule(job, rungs),
     )
@@ -188,6 +204,21 @@ def run_trial(
         cost["seconds"],
         error,
         tuple(sorted(set(metrics) | set(trial.history))),
+    )
+
+
+def outcome_of(job: TrialJob, record: TrialRecord) -> TrialOutcome:
+    """The outcome of a trial as the store recorded it (for executors that run it elsewhere)."""
+    return TrialOutcome(
+        record.id,
+        record.number,
+        record.policy,
+        record.status,
+        record.metrics.get(job.metric, math.nan),
+        record.cost_steps,
+        record.cost_seconds,
+        record.error,
+        tuple(sorted(record.metrics)),
     )
 
 

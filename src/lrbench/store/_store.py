@@ -347,6 +347,12 @@ class Store:
             )
             return [_trial_record(row) for row in rows]
 
+    def trial(self, trial_id: int) -> TrialRecord | None:
+        """One trial by its id, or None."""
+        with self.session() as session:
+            row = session.get(TrialRow, trial_id)
+            return None if row is None else _trial_record(row)
+
     def start_trial(self, trial_id: int) -> None:
         """Mark a trial running for a new attempt; points of an interrupted attempt are dropped."""
         with self._begin() as connection:
