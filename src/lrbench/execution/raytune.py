@@ -18,8 +18,8 @@ import contextlib
 import dataclasses
 import logging
 import os
-import sys
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
