@@ -357,8 +357,21 @@ class Monitor:
         return self._history.view()
 
     def state_dict(self) -> dict[str, Any]:
-        """The step, the epoch and the adaptive state: all a resumed run needs."""
-        return {"step": self.step_count, "epoch": self.epoch, **self._runner.state_dict()}
+        """The step, the epoch, the adaptive state and the divergence test's running
+        statistics: all a resumed run needs."""
+        return {
+            "step": self.step_count,
+            "epoch": self.epoch,
+            "divergence": dict(vars(self._divergence)),
+            **self._runner.state_dict(),
+        }
+
+    def continue_from(self, state: Mapping[str, Any]) -> None:
+        """Go on from another run's `state_dict()` under this Monitor's own policy (a forked
+        training phase): the step, the epoch and the divergence statistics carry over."""
+        self.epoch = int(state["epoch"])
+        vars(self._divergence).update(state.get("divergence", {}))
+        self.seek(int(state["step"]))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Resume from `state_dict()`; the optimizer's LRs are set for the saved step.
@@ -367,6 +380,7 @@ class Monitor:
             ConfigError: the state was saved by a Monitor running a different policy.
         """
         self._runner.load_state_dict(state)
+        vars(self._divergence).update(state.get("divergence", {}))
         self.step_count = int(state["step"])
         self.epoch = int(state["epoch"])
         self._apply()

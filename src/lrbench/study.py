@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from lrbench.exceptions import ConfigError
-from lrbench.execution.local import TrialJob, TrialOutcome, run_local
+from lrbench.execution.local import TrialJob, TrialOutcome, checkpoint_path, run_local
 from lrbench.execution.raytune import RayOptions
 from lrbench.search import STRATEGIES, Candidate, family_of, grid, make_policy, random_search
 from lrbench.search import top_k as top_k_strategy
+from lrbench.search.compose import fork_rows, parent_policy, phase_ends, phase_rows, select_parents
 from lrbench.search.halving import HalvingSpec
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
@@ -172,7 +173,12 @@ class StudyResult:
 
     @property
     def grid_full_runs(self) -> int:
-        """What training every configuration and seed in full would have cost, in full runs."""
+        """What training every configuration and seed in full would have cost, in full runs
+        (for `compose`: every sequence of candidates, and every single candidate)."""
+        if self.objective == "compose":
+            candidates = len(self.study.config.get("origins", {}))
+            config = self._config
+            return (candidates ** int(config["phases"]) + candidates) * int(config["seeds"])
         return len(self.trials)
 
     def cheapest_to_target(self) -> PolicyScore | None:
@@ -201,6 +207,22 @@ class StudyResult:
             cost_steps=0,
             cost_seconds=0.0,
         )
+
+    def best_of(self, *, sequence: bool) -> PolicyScore | None:
+        """The best composed sequence (`sequence=True`) or the best single policy."""
+        for score in self.leaderboard:
+            if (score.family == "sequence") == sequence and not math.isnan(score.mean):
+                return score
+        return None
+
+    def _compose_json(self) -> dict[str, Any] | None:
+        if self.objective != "compose":
+            return None
+        found = {"sequence": self.best_of(sequence=True), "single": self.best_of(sequence=False)}
+        return {
+            kind: None if score is None else {"policy": score.policy, "mean": score.mean}
+            for kind, score in found.items()
+        }
 
     def _target_json(self) -> dict[str, Any] | None:
         target = self._config.get("target")
@@ -242,6 +264,7 @@ class StudyResult:
                 "grid_full_runs": self.grid_full_runs,
             },
             "target": self._target_json(),
+            "compose": self._compose_json(),
             "bracket": self.study.config.get("bracket"),
             "leaderboard": [
                 {
@@ -394,6 +417,11 @@ def _validate_objective(config: StudyConfig) -> None:
             )
         if config.keep < 1:
             raise ConfigError(f"`--keep` must be >= 1, got {config.keep}")
+        if config.strategy == "bayes":
+            raise ConfigError(
+                "`--objective compose` proposes each phase's candidates up front: use "
+                "--strategy grid, random or topk"
+            )
 
 
 def _candidates(plan: _Plan, store: Store, spec: TaskSpec) -> list[Candidate]:
@@ -474,7 +502,9 @@ def _open_study(store: Store, name: str, plan: _Plan, spec: TaskSpec) -> StudyRe
             "origins": {f"{c.template}@{c.lr!r}": c.origin for c in candidates},
             "bracket": bracket,
         },
-        trials=_trial_rows(plan, candidates),
+        trials=phase_rows(candidates, _phase_ends(plan), plan.config.seeds)
+        if plan.config.objective == "compose"
+        else _trial_rows(plan, candidates),
     )
 
 
@@ -504,6 +534,10 @@ def _range_test_bracket(plan: _Plan) -> dict[str, Any]:
     return {**bracket, "lr_min": lo, "lr_max": hi, "suggestion": result.suggestion}
 
 
+def _phase_ends(plan: _Plan) -> list[int]:
+    return phase_ends(plan.total_steps, plan.config.phases)
+
+
 def _jobs(store: Store, study: StudyRecord, plan: _Plan, spec: TaskSpec) -> list[TrialJob]:
     config = plan.config
     halving = None
@@ -512,25 +546,81 @@ def _jobs(store: Store, study: StudyRecord, plan: _Plan, spec: TaskSpec) -> list
         halving = HalvingSpec.for_budget(
             str(journal), plan.mode, plan.total_steps, rate=config.halving_rate
         )
+    trials = store.trials(study.id)
+    forks = _forks(store, study, plan, trials) if config.objective == "compose" else {}
     return [
-        TrialJob(
-            t.id,
-            t.number,
-            t.policy,
-            t.seed,
-            t.total_steps,
-            spec.ref,
-            spec.params,
-            store.url,
-            plan.metric,
-            plan.mode,
-            config.target,
-            halving=halving,
-            stop_at_target=config.objective == "cost",
+        dataclasses.replace(
+            TrialJob(
+                t.id,
+                t.number,
+                t.policy,
+                t.seed,
+                t.total_steps,
+                spec.ref,
+                spec.params,
+                store.url,
+                plan.metric,
+                plan.mode,
+                config.target,
+                halving=halving,
+                stop_at_target=config.objective == "cost",
+            ),
+            **forks.get(t.id, {}),
         )
-        for t in store.trials(study.id)
+        for t in trials
         if not t.status.finished
     ]
+
+
+def _forks(
+    store: Store, study: StudyRecord, plan: _Plan, trials: Sequence[TrialRecord]
+) -> dict[int, dict[str, Any]]:
+    """Compose: where each trial saves its state, and which saved state a forked trial loads.
+
+    A forked trial whose parent left no checkpoint (a task without checkpoint support) trains
+    from step 0 under its whole sequence instead: the same result, at the full cost.
+    """
+    directory = str(store.artifact_dir(study.name) / "checkpoints")
+    ends = _phase_ends(plan)
+    # Parents end before the full budget (a spec such as `fixed(lr=0.1)` may also be a single).
+    by_policy = {(t.policy, t.seed): t for t in trials if t.total_steps < plan.total_steps}
+    forks: dict[int, dict[str, Any]] = {}
+    for trial in trials:
+        fork: dict[str, Any] = {"checkpoint_dir": directory}
+        if trial.total_steps < plan.total_steps:
+            fork["checkpoint_steps"] = (trial.total_steps,)
+        parent_spec = parent_policy(trial.policy, ends)
+        parent = by_policy.get((parent_spec, trial.seed)) if parent_spec else None
+        if parent is not None:
+            path = checkpoint_path(directory, parent.id, parent.total_steps)
+            if path.exists():
+                fork |= {"start_step": parent.total_steps, "resume_from": str(path)}
+        forks[trial.id] = fork
+    return forks
+
+
+def _next_phase(store: Store, study: StudyRecord, plan: _Plan) -> bool:
+    """Compose: fork the best of the last finished phase into the next; False when done."""
+    trials = store.trials(study.id)
+    ends = _phase_ends(plan)
+    for phase, end in enumerate(ends[:-1]):
+        if any(t.total_steps == ends[phase + 1] and parent_policy(t.policy, ends) for t in trials):
+            continue  # this phase was forked already
+        parents = select_parents(trials, end, plan.metric, plan.mode, plan.config.keep)
+        if not parents:
+            return False  # every candidate of the phase diverged or failed
+        store.add_trials(study.id, fork_rows(parents, _stored_candidates(study), ends))
+        return True
+    return False
+
+
+def _stored_candidates(study: StudyRecord) -> list[Candidate]:
+    origins = study.config.get("origins", {})
+    candidates = []
+    for key, origin in origins.items():
+        template, _, lr = key.rpartition("@")
+        candidates.append(Candidate(template, float(lr), origin))
+    return candidates
 
 
 def tune(
@@ -573,9 +663,7 @@ def tune(
     if spec.builtin is not None:
         spec.builtin.prepare(spec.params)
     trials = store.trials(study.id)
-    expected = len(trials)
-    if config.strategy == "bayes":
-        expected += (config.trials - _searched_configs(trials, config)) * config.seeds
+    expected = _expected_trials(plan, study, trials)
     events.started(study, expected, expected - sum(t.status.finished for t in trials))
     store.set_study_status(study.id, "running")
     running_best = _RunningBest(plan.metric, plan.mode, trials)
@@ -592,14 +680,31 @@ def tune(
     try:
         while True:
             _run(store, study, plan, spec, executor, workers, finished, events)
-            if config.strategy != "bayes" or not _propose_more(store, study, plan, workers):
+            if not _next_round(store, study, plan, workers):
                 break
     except BaseException:
         store.set_study_status(study.id, "interrupted")
         raise
     store.set_study_status(study.id, "complete")
     study = store.require_study(name)
-    return StudyResult(study, store.leaderboard(study), store.trials(study.id))
+    trials = store.trials(study.id)
+    leaderboard = store.leaderboard(study)
+    if config.objective == "compose":  # rank what trained the whole budget, not phase parts
+        leaderboard = [s for s in leaderboard if s.total_steps == plan.total_steps]
+    return StudyResult(study, leaderboard, trials)
+
+
+def _expected_trials(plan: _Plan, study: StudyRecord, trials: Sequence[TrialRecord]) -> int:
+    """The study's trials once complete, for progress bars (later rounds included)."""
+    config = plan.config
+    if config.strategy == "bayes":
+        return len(trials) + (config.trials - _searched_configs(trials, config)) * config.seeds
+    if config.objective == "compose":
+        ends = _phase_ends(plan)
+        forked = {t.total_steps for t in trials if parent_policy(t.policy, ends)}
+        per_phase = config.keep * len(_stored_candidates(study)) * config.seeds
+        return len(trials) + per_phase * sum(end not in forked for end in ends[1:])
+    return len(trials)
 
 
 def _run(
@@ -638,6 +743,15 @@ def _run(
         on_outcome=finished,
         halving=jobs[0].halving if jobs else None,
     )
+
+
+def _next_round(store: Store, study: StudyRecord, plan: _Plan, workers: int) -> bool:
+    """Queue the trials that depend on results so far; False when the study is complete."""
+    if plan.config.objective == "compose":
+        return _next_phase(store, study, plan)
+    if plan.config.strategy == "bayes":
+        return _propose_more(store, study, plan, workers)
+    return False
 
 
 def _searched_configs(trials: Sequence[TrialRecord], config: StudyConfig) -> int:

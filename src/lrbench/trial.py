@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from lrbench.exceptions import ConfigError, TrialPruned
@@ -49,6 +49,16 @@ class Trial:
         reporter: Called with each report (the study stores the points).
         should_prune: Called after each report; True stops the trial (`TrialPruned`).
         on_progress: Called with the step of each report, for progress bars.
+        start_step: The step a forked trial starts from (0 for a fresh run).
+        checkpoint: What the parent trial saved at `start_step` (None for a fresh run): the
+            task's state (`trial.resume_state`) and its Monitor's.
+        checkpoint_steps: Steps at which the study wants the task's state.
+        on_checkpoint: Receives `(step, checkpoint)` from `save_checkpoint`.
+
+    Checkpoints (optional; they let `--objective compose` fork a trained phase instead of
+    training it again): a task that supports them loads `trial.resume_state` when it is not
+    None, loops `for step in range(trial.start_step, trial.total_steps)`, and calls
+    `trial.save_checkpoint(step, state)` where `trial.wants_checkpoint(step)`.
     """
 
     def __init__(
@@ -62,6 +72,10 @@ class Trial:
         reporter: Reporter | None = None,
         should_prune: Callable[[int, Mapping[str, float]], bool] | None = None,
         on_progress: Callable[[int], None] | None = None,
+        start_step: int = 0,
+        checkpoint: Mapping[str, Any] | None = None,
+        checkpoint_steps: Collection[int] = (),
+        on_checkpoint: Callable[[int, Any], None] | None = None,
     ) -> None:
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
             raise ConfigError(f"`total_steps` must be an integer >= 1, got {total_steps!r}")
@@ -78,6 +92,11 @@ class Trial:
         self._on_progress = on_progress
         self._monitor: Monitor | None = None
         self._started = time.perf_counter()
+        self.start_step = start_step
+        self.resume_state = None if checkpoint is None else checkpoint["task"]
+        self._resume_monitor = None if checkpoint is None else checkpoint["monitor"]
+        self._checkpoint_steps = frozenset(checkpoint_steps)
+        self._on_checkpoint = on_checkpoint
 
     def monitor(self, optimizer: Any, **options: Any) -> Monitor:
         """A Monitor on `optimizer`, already holding the step-0 LR.
@@ -87,7 +106,21 @@ class Trial:
         """
         options.setdefault("on_divergence", "raise")
         self._monitor = Monitor(self.policy, optimizer, **options)
+        if self._resume_monitor is not None:
+            self._monitor.continue_from(self._resume_monitor)
+        self._monitor.seek(self.start_step)
         return self._monitor
+
+    def wants_checkpoint(self, step: int) -> bool:
+        """True where the study asks for the task's state after `step` updates."""
+        return self._on_checkpoint is not None and step in self._checkpoint_steps
+
+    def save_checkpoint(self, step: int, state: Any) -> None:
+        """Hand the task's state after `step` updates to the study (model, optimizer, data
+        order: whatever the task needs to go on exactly from there)."""
+        if self._on_checkpoint is not None:
+            monitor = None if self._monitor is None else self._monitor.state_dict()
+            self._on_checkpoint(step, {"task": state, "monitor": monitor})
 
     def report(self, step: int, **metrics: float) -> None:
         """Record metrics at `step` (stored at once in a study); may raise `TrialPruned`.
@@ -114,10 +147,12 @@ class Trial:
 
     @property
     def steps_done(self) -> int:
-        """Updates done so far, as counted by the Monitor (or the last reported step)."""
+        """Updates done by this trial (from `start_step`), as counted by the Monitor (or
+        the last reported step)."""
         if self._monitor is not None:
-            return self._monitor.step_count
-        return max((s for points in self.history.values() for s, _ in points), default=0)
+            return self._monitor.step_count - self.start_step
+        last = max((s for points in self.history.values() for s, _ in points), default=0)
+        return max(0, last - self.start_step)
 
     @property
     def seconds(self) -> float:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from optuna.trial import TrialState
@@ -28,7 +29,15 @@ from lrbench.store import Store, TrialRecord, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
 from lrbench.trial import Trial
 
-__all__ = ["TrialJob", "TrialOutcome", "WorkerDied", "outcome_of", "run_local", "run_trial"]
+__all__ = [
+    "TrialJob",
+    "TrialOutcome",
+    "WorkerDied",
+    "checkpoint_path",
+    "outcome_of",
+    "run_local",
+    "run_trial",
+]
 
 
 class WorkerDied(LRBenchError):
@@ -52,6 +61,10 @@ class TrialJob:
     target: float | None = None
     halving: HalvingSpec | None = None
     stop_at_target: bool = False
+    start_step: int = 0
+    resume_from: str | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_steps: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +103,36 @@ def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
     if summary.steps_to_target is not None:
         derived["steps_to_target"] = float(summary.steps_to_target)
     return {k: v for k, v in derived.items() if math.isfinite(v)}
+
+
+def checkpoint_path(directory: str, trial_id: int, step: int) -> Path:
+    """Where a trial's state after `step` updates is kept."""
+    return Path(directory) / f"trial-{trial_id}-step-{step}.pt"
+
+
+def _checkpoint_writer(job: TrialJob) -> Callable[[int, Any], None] | None:
+    if job.checkpoint_dir is None:
+        return None
+    directory = job.checkpoint_dir
+
+    def write(step: int, state: Any) -> None:
+        import torch
+
+        path = checkpoint_path(directory, job.trial_id, step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(state, partial)
+        partial.replace(path)  # atomic: a forked trial never reads half a file
+
+    return write
+
+
+def _load_checkpoint(path: str | None) -> Any:
+    if path is None:
+        return None
+    import torch
+
+    return torch.load(path, weights_only=True)
 
 
 def _reporter(
@@ -152,6 +195,10 @@ def run_trial(
     store.start_trial(job.trial_id)
     rungs = RungTracker(job.halving, job.trial_id) if job.halving else None
     trial = Trial(
+        start_step=job.start_step,
+        checkpoint=_load_checkpoint(job.resume_from),
+        checkpoint_steps=job.checkpoint_steps,
+        on_checkpoint=_checkpoint_writer(job),
         policy=job.policy,
         total_steps=job.total_steps,
         seed=job.seed,

@@ -111,6 +111,7 @@ class PolicyScore:
     cost_steps: int
     cost_seconds: float
     source: str = ""
+    total_steps: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

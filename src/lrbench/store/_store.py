@@ -442,11 +442,13 @@ class Store:
             .where(TrialRow.study_id == study.id)
             .order_by(TrialRow.number)
         )
-        by_policy: dict[str, list[_LeanTrial]] = {}
+        # A policy spec without a horizon (`fixed(lr=0.1)`) may run at several budgets in one
+        # study (the phases of a compose study): each budget is its own configuration.
+        by_policy: dict[tuple[str, int], list[_LeanTrial]] = {}
         with self.session() as session:
             for row in session.execute(query):
                 trial = _LeanTrial(*row)
-                by_policy.setdefault(trial.policy, []).append(trial)
+                by_policy.setdefault((trial.policy, trial.total_steps), []).append(trial)
         scores = [_score(trials, study.metric) for trials in by_policy.values()]
         return _rank(scores, study.mode)
 
@@ -670,6 +672,7 @@ class _LeanTrial(NamedTuple):
     metrics: dict[str, Any]
     cost_steps: int
     cost_seconds: float
+    total_steps: int
 
 
 _LEAN_COLUMNS = (
@@ -680,6 +683,7 @@ _LEAN_COLUMNS = (
     TrialRow.metrics,
     TrialRow.cost_steps,
     TrialRow.cost_seconds,
+    TrialRow.total_steps,
 )
 
 
@@ -709,6 +713,7 @@ def _score(trials: Sequence[_LeanTrial], metric: str) -> PolicyScore:
         statuses=statuses,
         cost_steps=sum(t.cost_steps for t in trials),
         cost_seconds=sum(t.cost_seconds for t in trials),
+        total_steps=first.total_steps,
     )
 
 

@@ -6,7 +6,14 @@ pretrained byte-level transformer on text that ships with Python). Any function
 """
 
 from lrbench.tasks import charlm, digits
-from lrbench.tasks._base import BuiltinTask, TaskSpec, builtin_tasks, load_task, register_task
+from lrbench.tasks._base import (
+    BuiltinTask,
+    TaskSpec,
+    builtin_tasks,
+    load_task,
+    register_task,
+    state_dicts,
+)
 
 __all__ = [
     "BuiltinTask",
@@ -16,4 +23,5 @@ __all__ = [
     "digits",
     "load_task",
     "register_task",
+    "state_dicts",
 ]

@@ -19,7 +19,7 @@ from lrbench.exceptions import ConfigError
 from lrbench.store import TaskInfo
 from lrbench.trial import Trial
 
-__all__ = ["BuiltinTask", "TaskSpec", "builtin_tasks", "load_task", "register_task"]
+__all__ = ["BuiltinTask", "TaskSpec", "builtin_tasks", "load_task", "register_task", "state_dicts"]
 
 TrainFunction = Callable[[Trial], Mapping[str, float]]
 
@@ -162,3 +162,13 @@ def _load_file(path: Path, ref: str) -> Any:
         del sys.modules[module_name]
         raise ConfigError(f"importing task file {str(path)!r} failed: {error!r}") from None
     return module
+
+
+def state_dicts(objects: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint of a task's objects: each one's `state_dict()` (a generator's RNG state)."""
+    import torch
+
+    return {
+        name: obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
+        for name, obj in objects.items()
+    }

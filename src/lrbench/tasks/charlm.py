@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional
 
 from lrbench.store import TaskInfo
-from lrbench.tasks._base import BuiltinTask, register_task
+from lrbench.tasks._base import BuiltinTask, register_task, state_dicts
 from lrbench.tasks.digits import make_optimizer
 from lrbench.trial import Trial
 
@@ -198,10 +198,14 @@ class CharLM(BuiltinTask):
 
         torch.manual_seed(trial.seed)
         optimizer = make_optimizer(str(params["optimizer"]), model.parameters(), params)
+        generator = torch.Generator().manual_seed(trial.seed)
+        if trial.resume_state is not None:  # a forked phase of a compose study
+            model.load_state_dict(trial.resume_state["model"])
+            optimizer.load_state_dict(trial.resume_state["optimizer"])
+            generator.set_state(trial.resume_state["generator"])
         monitor = trial.monitor(optimizer)
         trial.samples_per_step = batch_size
         trial.tokens_per_step = batch_size * context
-        generator = torch.Generator().manual_seed(trial.seed)
         every = max(1, trial.total_steps // int(params["evaluations"]))
 
         def validation_loss() -> float:
@@ -209,7 +213,7 @@ class CharLM(BuiltinTask):
                 return float(_lm_loss(model, valid_inputs, valid_targets))
 
         train_loss = float("nan")
-        for step in range(trial.total_steps):
+        for step in range(trial.start_step, trial.total_steps):
             starts = torch.randint(0, len(train) - context - 1, (batch_size,), generator=generator)
             loss = _lm_loss(model, *_windows(train, starts, context))
             optimizer.zero_grad(set_to_none=True)
@@ -219,6 +223,9 @@ class CharLM(BuiltinTask):
             train_loss = loss.item()
             if (step + 1) % every == 0 or step + 1 == trial.total_steps:
                 trial.report(step + 1, val_loss=validation_loss(), train_loss=train_loss)
+            if trial.wants_checkpoint(step + 1):
+                state = {"model": model, "optimizer": optimizer, "generator": generator}
+                trial.save_checkpoint(step + 1, state_dicts(state))
         return {"val_loss": validation_loss(), "train_loss": train_loss}
 
 

@@ -16,7 +16,7 @@ import torch
 from lrbench.evaluate import classification_metrics
 from lrbench.exceptions import ConfigError
 from lrbench.store import TaskInfo
-from lrbench.tasks._base import BuiltinTask, register_task
+from lrbench.tasks._base import BuiltinTask, register_task, state_dicts
 from lrbench.trial import Trial
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -99,13 +99,17 @@ class DigitsMLP(BuiltinTask):
             torch.nn.Linear(int(params["hidden"]), 10),
         )
         optimizer = make_optimizer(str(params["optimizer"]), model.parameters(), params)
+        generator = torch.Generator().manual_seed(trial.seed)
+        if trial.resume_state is not None:  # a forked phase of a compose study
+            model.load_state_dict(trial.resume_state["model"])
+            optimizer.load_state_dict(trial.resume_state["optimizer"])
+            generator.set_state(trial.resume_state["generator"])
         monitor = trial.monitor(optimizer)
         batch_size = int(params["batch_size"])
         trial.samples_per_step = batch_size
-        generator = torch.Generator().manual_seed(trial.seed)
         every = max(1, trial.total_steps // int(params["evaluations"]))
         loss_fn = torch.nn.functional.cross_entropy
-        for step in range(trial.total_steps):
+        for step in range(trial.start_step, trial.total_steps):
             batch = torch.randint(0, len(train_x), (batch_size,), generator=generator)
             loss = loss_fn(model(train_x[batch]), train_y[batch])
             optimizer.zero_grad(set_to_none=True)
@@ -118,6 +122,9 @@ class DigitsMLP(BuiltinTask):
                     test_loss = float(loss_fn(logits, test_y))
                     accuracy = float((logits.argmax(1) == test_y).float().mean())
                 trial.report(step + 1, accuracy=accuracy, loss=test_loss)
+            if trial.wants_checkpoint(step + 1):
+                state = {"model": model, "optimizer": optimizer, "generator": generator}
+                trial.save_checkpoint(step + 1, state_dicts(state))
         with torch.no_grad():
             logits = model(test_x)
             test_loss = float(loss_fn(logits, test_y))

@@ -1,0 +1,108 @@
+"""Multi-policy composition: the best sequence of policies across training phases.
+
+The budget is cut into equal phases. Phase 1 trains every candidate policy for the first phase
+only, and each trial saves its state where the phase ends. The `keep` best are forked: a child
+loads its parent's state and trains the next phase under one candidate, so its policy is
+`sequence(stages=[the parent's stages..., the candidate], boundaries=[...])`. The last phase's
+trials run to the full budget, next to the same candidates trained as single policies over the
+full budget: the comparison the result reports.
+
+Phases are read off the stored trials (a trial's budget is the end of its phase; a sequence's
+stages are its ancestry), so a study needs no extra columns and resumes like any other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from lrbench.policies import Policy, parse
+from lrbench.search.strategies import Candidate
+from lrbench.search.templates import make_policy
+from lrbench.store import TrialRecord, TrialStatus
+
+__all__ = ["fork_rows", "parent_policy", "phase_ends", "phase_rows", "select_parents"]
+
+
+def phase_ends(total_steps: int, phases: int) -> list[int]:
+    """The step at which each phase ends; the last is `total_steps`."""
+    return [round(total_steps * (k + 1) / phases) for k in range(phases)]
+
+
+def _stages(policy: Policy) -> list[Policy]:
+    return list(policy.stages) if policy.name == "sequence" else [policy]  # type: ignore[attr-defined]
+
+
+def _sequence(stages: Sequence[Policy], ends: Sequence[int]) -> str:
+    if len(stages) == 1:
+        return str(stages[0])
+    boundaries = ",".join(str(end) for end in ends[: len(stages) - 1])
+    return f"sequence(stages=[{','.join(str(s) for s in stages)}],boundaries=[{boundaries}])"
+
+
+def parent_policy(policy: str, ends: Sequence[int]) -> str | None:
+    """The policy of the trial a forked trial continues (None for a phase-1 or single trial)."""
+    stages = _stages(parse(policy))
+    if len(stages) < 2:
+        return None
+    return _sequence(stages[:-1], ends)
+
+
+def phase_rows(
+    candidates: Sequence[Candidate], ends: Sequence[int], seeds: int
+) -> list[dict[str, Any]]:
+    """Phase-1 trials (each candidate over the first phase) and the full-budget singles."""
+    rows = []
+    for budget in (ends[0], ends[-1]):
+        for candidate in candidates:
+            policy = make_policy(candidate.template, candidate.lr, budget)
+            rows += [
+                _row(str(policy), policy.name, candidate.lr, seed, budget) for seed in range(seeds)
+            ]
+    return rows
+
+
+def select_parents(
+    trials: Sequence[TrialRecord], phase_end: int, metric: str, mode: str, keep: int
+) -> list[TrialRecord]:
+    """Every seed's trial of the `keep` best policies that ended at `phase_end`."""
+    by_policy: dict[str, list[TrialRecord]] = {}
+    for trial in trials:
+        if trial.total_steps == phase_end:
+            by_policy.setdefault(trial.policy, []).append(trial)
+
+    def score(runs: list[TrialRecord]) -> float:
+        values = [
+            t.metrics[metric]
+            for t in runs
+            if t.status is TrialStatus.complete and metric in t.metrics
+        ]
+        if len(values) < len(runs):  # a seed diverged or failed: not a candidate to go on
+            return -math.inf
+        mean = sum(values) / len(values)
+        return mean if mode == "max" else -mean
+
+    ranked = sorted(by_policy.values(), key=score, reverse=True)
+    kept = [runs for runs in ranked[:keep] if score(runs) > -math.inf]
+    return [trial for runs in kept for trial in runs]
+
+
+def fork_rows(
+    parents: Sequence[TrialRecord], candidates: Sequence[Candidate], ends: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The next phase's trials: each parent continued under each candidate."""
+    rows = []
+    for parent in parents:
+        stages = _stages(parse(parent.policy))
+        phase = len(stages)
+        length = ends[phase] - ends[phase - 1]
+        for candidate in candidates:
+            stage = make_policy(candidate.template, candidate.lr, length)
+            policy = _sequence([*stages, stage], ends)
+            rows.append(_row(policy, "sequence", candidate.lr, parent.seed, ends[phase]))
+    return rows
+
+
+def _row(policy: str, family: str, lr: float, seed: int, total_steps: int) -> dict[str, Any]:
+    return {"policy": policy, "family": family, "lr": lr, "seed": seed, "total_steps": total_steps}
