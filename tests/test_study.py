@@ -324,3 +324,22 @@ def test_adaptive_policies_as_candidates_react_to_reported_metrics(
     load_task(f"{task_file}:train").function(replay)
     lrs = replay.active_monitor.history.lr  # type: ignore[union-attr]
     assert lrs[0] == pytest.approx(0.141) and lrs[-1] < lrs[0] / 5
+
+
+def test_bayes_searches_the_shape_of_the_schedule_too(tmp_path: Path) -> None:
+    config = StudyConfig(
+        task="digits-mlp",
+        policies=("cosine", "wsd"),
+        strategy="bayes",
+        lr_min=1e-2,
+        lr_max=1.0,
+        trials=6,
+        total_steps=30,
+    )
+    result = tune(config, name="shapes", db=db(tmp_path))
+    assert len(result.trials) == 6
+    policies = [lrbench.parse(t.policy) for t in result.trials]
+    shapes = {(p.name, getattr(p, "min_lr", 0.0) / p.lr, p.warmup_steps) for p in policies}
+    assert len(shapes) == 6  # not the fixed template shape with only the LR changing
+    again = tune(config, name="shapes", db=db(tmp_path))
+    assert len(again.trials) == 6 and all(t.attempt == 1 for t in again.trials)

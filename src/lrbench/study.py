@@ -457,7 +457,9 @@ def _candidates(plan: _Plan, store: Store, spec: TaskSpec) -> list[Candidate]:
 def _trial_rows(plan: _Plan, candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
     rows = []
     for candidate in candidates:
-        policy = make_policy(candidate.template, candidate.lr, plan.total_steps)
+        policy = candidate.policy or make_policy(
+            candidate.template, candidate.lr, plan.total_steps
+        )
         for seed in range(plan.config.seeds):
             rows.append(
                 {
@@ -756,8 +758,12 @@ def _next_round(store: Store, study: StudyRecord, plan: _Plan, workers: int) -> 
 
 def _searched_configs(trials: Sequence[TrialRecord], config: StudyConfig) -> int:
     """Configurations proposed by the search so far (baselines not counted)."""
-    baselines = {(family_of(t), float(lr)) for t, lr in config.baselines}
-    return len({(t.family, t.lr) for t in trials} - baselines)
+    baselines = {
+        str(make_policy(template, float(lr), t.total_steps))
+        for template, lr in config.baselines
+        for t in trials[:1]
+    }
+    return len({t.policy for t in trials} - baselines)
 
 
 def _propose_more(store: Store, study: StudyRecord, plan: _Plan, workers: int) -> bool:
@@ -775,6 +781,7 @@ def _propose_more(store: Store, study: StudyRecord, plan: _Plan, workers: int) -
         family_of_template={family_of(t): t for t in config.policies},
         lr_min=plan.lr_min,
         lr_max=plan.lr_max,
+        total_steps=plan.total_steps,
         metric=plan.metric,
         mode=plan.mode,
         count=min(workers, remaining),

@@ -1,34 +1,208 @@
-"""Bayesian search: Optuna's TPE proposes (policy family, LR) pairs through ask/tell.
+"""Bayesian search: Optuna's TPE proposes policies through ask/tell.
+
+TPE searches the policy family, the peak LR and, for the families listed in `SHAPES`, the
+shape of the schedule: the floor (`min_lr` as a fraction of the LR), the warmup and decay
+lengths (as fractions of the budget), the decay shape, the cycle length of cyclic policies.
+Families given as templates with `{lr}` are searched over the LR alone.
 
 The proposer keeps no state of its own: it is rebuilt from the study's stored trials before each
-round, so a resumed study continues where it stopped and our store stays the only record.
-Finished configurations are told to Optuna with their mean metric over seeds; configurations
-that never completed (diverged, failed) are told as bad as the worst result so far, so that TPE
-steers away from their region.
+round (their parameters are read back from the stored policy specs), so a resumed study
+continues where it stopped and our store stays the only record. Finished configurations are
+told to Optuna with their mean metric over seeds; configurations that never completed
+(diverged, failed) are told as bad as the worst result so far, so that TPE steers away from
+their region.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
+from lrbench.policies import Policy, parse
 from lrbench.search.strategies import Candidate
+from lrbench.search.templates import CYCLIC_FAMILIES, make_policy
 from lrbench.store import TrialRecord, TrialStatus
 
-__all__ = ["propose"]
+__all__ = ["SHAPES", "Shape", "propose"]
 
 _MAX_RETRIES = 20
 
 
-def _distributions(
-    templates: Sequence[str], lr_min: float, lr_max: float
-) -> dict[str, optuna.distributions.BaseDistribution]:
-    return {
-        "template": optuna.distributions.CategoricalDistribution(list(templates)),
-        "lr": optuna.distributions.FloatDistribution(lr_min, lr_max, log=True),
-    }
+def _g(value: float) -> str:
+    return f"{value:.4g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """The shape parameters TPE searches for one family, besides the peak LR.
+
+    Attributes:
+        space: Parameter name -> Optuna distribution (fractions of the LR or of the budget).
+        spec: (lr, total_steps, parameters) -> the policy spec.
+        read: (policy, total_steps) -> the parameters, from a stored policy.
+    """
+
+    space: dict[str, BaseDistribution]
+    spec: Callable[[float, int, Mapping[str, Any]], str]
+    read: Callable[[Any, int], dict[str, Any]]
+
+
+def _anneal(family: str) -> Shape:
+    return Shape(
+        space={"min_lr_ratio": FloatDistribution(0.0, 0.2), "warmup": FloatDistribution(0.0, 0.2)},
+        spec=lambda lr, t, p: (
+            f"{family}(lr={lr!r},total_steps={t},min_lr={_g(lr * p['min_lr_ratio'])},"
+            f"warmup_steps={round(p['warmup'] * t)})"
+        ),
+        read=lambda policy, t: {
+            "min_lr_ratio": policy.min_lr / policy.lr,
+            "warmup": policy.warmup_steps / t,
+        },
+    )
+
+
+def _cyclic(family: str) -> Shape:
+    def spec(lr: float, t: int, p: Mapping[str, Any]) -> str:
+        gamma = f",gamma={_g(0.01 ** (1 / t))}" if family.endswith("_exp") else ""
+        half_cycle = max(1, round(p["cycle"] * t))
+        min_lr = _g(lr * p["min_lr_ratio"])
+        return f"{family}(min_lr={min_lr},max_lr={lr!r},half_cycle={half_cycle}{gamma})"
+
+    return Shape(
+        space={
+            "min_lr_ratio": FloatDistribution(0.01, 0.5, log=True),
+            "cycle": FloatDistribution(1 / 32, 1 / 2, log=True),
+        },
+        spec=spec,
+        read=lambda policy, t: {
+            "min_lr_ratio": policy.min_lr / policy.max_lr,
+            "cycle": policy.half_cycle / t,
+        },
+    )
+
+
+#: The families whose shape TPE searches, and how.
+SHAPES: dict[str, Shape] = {
+    "cosine": _anneal("cosine"),
+    "linear": _anneal("linear"),
+    "wsd": Shape(
+        space={
+            "warmup": FloatDistribution(0.0, 0.2),
+            "decay": FloatDistribution(0.05, 0.5),
+            "decay_shape": CategoricalDistribution(["linear", "cosine", "sqrt"]),
+        },
+        spec=lambda lr, t, p: (
+            f"wsd(lr={lr!r},total_steps={t},warmup_steps={round(p['warmup'] * t)},"
+            f"decay_steps={max(1, round(p['decay'] * t))},decay_shape={p['decay_shape']})"
+        ),
+        read=lambda policy, t: {
+            "warmup": policy.warmup_steps / t,
+            "decay": policy.decay_steps / t,
+            "decay_shape": policy.decay_shape,
+        },
+    ),
+    "poly": Shape(
+        space={"power": FloatDistribution(0.5, 4.0, log=True)},
+        spec=lambda lr, t, p: f"poly(lr={lr!r},total_steps={t},power={_g(p['power'])})",
+        read=lambda policy, t: {"power": policy.power},
+    ),
+    "one_cycle": Shape(
+        space={"pct_start": FloatDistribution(0.1, 0.5)},
+        spec=lambda lr, t, p: (
+            f"one_cycle(max_lr={lr!r},total_steps={max(t, 4)},pct_start={_g(p['pct_start'])})"
+        ),
+        read=lambda policy, t: {"pct_start": policy.pct_start},
+    ),
+    "step": Shape(
+        space={
+            "gamma": FloatDistribution(0.05, 0.7, log=True),
+            "step": FloatDistribution(0.1, 0.5),
+        },
+        spec=lambda lr, t, p: (
+            f"step(lr={lr!r},gamma={_g(p['gamma'])},step_size={max(1, round(p['step'] * t))})"
+        ),
+        read=lambda policy, t: {"gamma": policy.gamma, "step": policy.step_size / t},
+    ),
+    **{family: _cyclic(family) for family in CYCLIC_FAMILIES},
+}
+
+
+def _clamp(value: Any, distribution: BaseDistribution) -> Any:
+    if isinstance(distribution, FloatDistribution):
+        return min(max(float(value), distribution.low), distribution.high)
+    return value
+
+
+class _Space:
+    """The search space over templates: family, LR, and each shaped family's parameters."""
+
+    def __init__(
+        self, templates: Sequence[str], lr_min: float, lr_max: float, total_steps: int
+    ) -> None:
+        self.templates = list(templates)
+        self.total_steps = total_steps
+        self.lr = FloatDistribution(lr_min, lr_max, log=True)
+        self.choice = CategoricalDistribution(self.templates)
+
+    def ask(self, trial: optuna.Trial) -> tuple[str, float, str]:
+        """(template, lr, the policy spec) for an Optuna trial."""
+        template = str(trial.suggest_categorical("template", self.templates))
+        lr = float(_g(trial.suggest_float("lr", self.lr.low, self.lr.high, log=True)))
+        shape = SHAPES.get(template)
+        if shape is None:
+            return template, lr, str(make_policy(template, lr, self.total_steps))
+        params = {
+            name: _suggest(trial, f"{template}.{name}", distribution)
+            for name, distribution in shape.space.items()
+        }
+        return template, lr, str(parse(shape.spec(lr, self.total_steps, params)))
+
+    def told(self, template: str, policy: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The (params, distributions) of a stored policy, or None outside the space."""
+        parsed: Policy = parse(policy)
+        lr = float(getattr(parsed, "lr", getattr(parsed, "max_lr", math.nan)))
+        if not self.lr.low <= lr <= self.lr.high:
+            return None
+        params: dict[str, Any] = {"template": template, "lr": lr}
+        distributions: dict[str, Any] = {"template": self.choice, "lr": self.lr}
+        shape = SHAPES.get(template)
+        if shape is not None:
+            try:
+                values = shape.read(parsed, self.total_steps)
+            except (AttributeError, ZeroDivisionError):  # a baseline of another shape
+                return None
+            for name, distribution in shape.space.items():
+                params[f"{template}.{name}"] = _clamp(values[name], distribution)
+                distributions[f"{template}.{name}"] = distribution
+        return params, distributions
+
+
+def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
+    if isinstance(distribution, FloatDistribution):
+        return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
+    assert isinstance(distribution, CategoricalDistribution)
+    return trial.suggest_categorical(name, list(distribution.choices))
+
+
+def _means(trials: Sequence[TrialRecord], metric: str) -> dict[tuple[str, str], float | None]:
+    """(family, policy) -> mean metric over the seeds that completed (None: none did)."""
+    runs: dict[tuple[str, str], list[TrialRecord]] = {}
+    for trial in trials:
+        runs.setdefault((trial.family, trial.policy), []).append(trial)
+    means: dict[tuple[str, str], float | None] = {}
+    for key, group in runs.items():
+        values = [
+            t.metrics[metric]
+            for t in group
+            if t.status is TrialStatus.complete and metric in t.metrics
+        ]
+        means[key] = sum(values) / len(values) if values else None
+    return means
 
 
 def propose(
@@ -38,6 +212,7 @@ def propose(
     family_of_template: dict[str, str],
     lr_min: float,
     lr_max: float,
+    total_steps: int,
     metric: str,
     mode: str,
     count: int,
@@ -50,57 +225,48 @@ def propose(
         trials: The study's trials (baselines included: they inform the model too).
         templates: The templates searched over (categorical).
         family_of_template: Maps a stored trial's family back to its template.
+        total_steps: The budget (shape parameters are fractions of it).
         startup: Random proposals before TPE takes over.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = _distributions(templates, lr_min, lr_max)
+    space = _Space(templates, lr_min, lr_max, total_steps)
     study = optuna.create_study(
         direction="maximize" if mode == "max" else "minimize",
         sampler=optuna.samplers.TPESampler(
             seed=seed + len(trials), n_startup_trials=startup, constant_liar=True
         ),
     )
-    by_config: dict[tuple[str, float], list[TrialRecord]] = {}
-    for trial in trials:
-        by_config.setdefault((trial.family, trial.lr), []).append(trial)
-    means: dict[tuple[str, float], float | None] = {}
-    for (family, lr), runs in by_config.items():
-        template = family_of_template.get(family)
-        if template is None or not lr_min <= lr <= lr_max:
-            continue
-        values = [
-            t.metrics[metric]
-            for t in runs
-            if t.status is TrialStatus.complete and metric in t.metrics
-        ]
-        means[(template, lr)] = sum(values) / len(values) if values else None
+    means = _means(trials, metric)
     finite = [m for m in means.values() if m is not None]
     # A configuration that diverged is told as bad as the worst result seen, so TPE learns to
     # avoid its region (a failed Optuna trial would simply be ignored).
     worst = (min(finite) if mode == "max" else max(finite)) if finite else None
-    for (template, lr), mean in means.items():
+    for (family, policy), mean in means.items():
+        template = family_of_template.get(family)
+        told = space.told(template, policy) if template is not None else None
+        if told is None:
+            continue
         value = mean if mean is not None else worst
         study.add_trial(
             optuna.trial.create_trial(
-                params={"template": template, "lr": lr},
-                distributions=distributions,
+                params=told[0],
+                distributions=told[1],
                 value=value,
                 state=optuna.trial.TrialState.COMPLETE
                 if value is not None
                 else optuna.trial.TrialState.FAIL,
             )
         )
-    seen = set(means)
+    seen = {policy for _, policy in means}
     proposals: list[Candidate] = []
     for _ in range(count * _MAX_RETRIES):
         if len(proposals) == count:
             break
-        asked = study.ask(distributions)
-        lr = float(f"{asked.params['lr']:.3g}")
-        key = (asked.params["template"], lr)
-        if key in seen or not math.isfinite(lr):
+        asked = study.ask()
+        template, lr, policy = space.ask(asked)
+        if policy in seen or not math.isfinite(lr):
             study.tell(asked, state=optuna.trial.TrialState.FAIL)
             continue
-        seen.add(key)
-        proposals.append(Candidate(key[0], lr, "bayes"))
+        seen.add(policy)
+        proposals.append(Candidate(template, lr, "bayes", policy))
     return proposals

@@ -21,11 +21,16 @@ STRATEGIES = ("grid", "random", "topk", "bayes")
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """One configuration to train: a policy template at a peak LR, and why it was chosen."""
+    """One configuration to train: a policy template at a peak LR, and why it was chosen.
+
+    `policy` is the exact spec where the search fixed more than the LR (Bayesian search over
+    shape parameters); otherwise the template makes the policy for the LR and the budget.
+    """
 
     template: str
     lr: float
     origin: str = ""
+    policy: str | None = None
 
 
 def _round(lr: float) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from lrbench.exceptions import ConfigError
 from lrbench.policies import Policy, parse, policy_names
 
-__all__ = ["TEMPLATES", "family_of", "make_policy", "split_policies"]
+__all__ = ["CYCLIC_FAMILIES", "TEMPLATES", "family_of", "make_policy", "split_policies"]
 
 
 def _warmup(total: int) -> int:
@@ -58,12 +58,12 @@ def _cyclic(name: str) -> Callable[[float, int], str]:
     return spec
 
 
-_CYCLIC_NAMES = [
+CYCLIC_FAMILIES = [
     n
     for n in policy_names()
     if n not in TEMPLATES and n not in ("warmup", "sequence", "plateau", "switch_on_plateau")
 ]
-TEMPLATES.update({name: _cyclic(name) for name in _CYCLIC_NAMES})
+TEMPLATES.update({name: _cyclic(name) for name in CYCLIC_FAMILIES})
 
 
 def family_of(template: str) -> str:
