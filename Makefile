@@ -43,10 +43,14 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.installed-test
+	$(PIP) install -e ".[$(EXTRAS_TEST),bench]"
 	$(PY) bench/policies_bench.py
 	$(PY) bench/store_bench.py
 	$(PY) bench/study_bench.py
 	$(PY) bench/report_bench.py
+	$(PY) bench/efficiency_bench.py
+	$(PY) bench/rangetest_bench.py
+	$(PY) bench/ray_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

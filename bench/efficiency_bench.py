@@ -45,8 +45,22 @@ def strategies(task: str, mode: str) -> dict[str, dict]:
             "objective": "cost",
             "target": UNREACHABLE[mode],
         },
+        "halving (9)": {
+            "strategy": "random",
+            "trials": 9,
+            "objective": "cost",
+            "target": UNREACHABLE[mode],
+        },
         "bayes (3)": {"strategy": "bayes", "trials": 3},
+        "bayes (8)": {"strategy": "bayes", "trials": 8},
         "range test + random (2)": {"strategy": "random", "trials": 2, "bracket": True},
+        "range test + halving (9)": {
+            "strategy": "random",
+            "trials": 9,
+            "bracket": True,
+            "objective": "cost",
+            "target": UNREACHABLE[mode],
+        },
     }
 
 
@@ -69,7 +83,9 @@ def bench_task(task: str, repeats: int, folder: Path) -> None:
     (lr_min, lr_max), dense = SETTINGS[task]
     base = StudyConfig(task=task, policies=FAMILIES, lr_min=lr_min, lr_max=lr_max)
     started = time.perf_counter()
-    oracle_result = run(dataclasses.replace(base, trials=dense * len(FAMILIES)), folder, "oracle")
+    oracle_result = run(
+        dataclasses.replace(base, trials=dense * len(FAMILIES)), folder, f"{task}-oracle"
+    )
     oracle, mode = score(oracle_result), oracle_result.study.mode
     print(
         f"\n{task}: {oracle_result.study.metric} ({mode}); oracle: dense grid of "
@@ -84,7 +100,7 @@ def bench_task(task: str, repeats: int, folder: Path) -> None:
         costs, values = [], []
         for repeat in range(repeats):
             config = dataclasses.replace(base, seed=repeat, **fields)
-            result = run(config, folder, f"{label.split()[0]}-{repeat}")
+            result = run(config, folder, f"{task}-{label.replace(' ', '')}-{repeat}")
             costs.append(result.full_runs)
             values.append(score(result))
         within = sum(gap(v, oracle, mode) <= 1.0 for v in values)
