@@ -15,6 +15,7 @@ gradient (its `plot(suggest_lr=True)`); ours is the median of three rules (see
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import tempfile
@@ -27,7 +28,7 @@ matplotlib.use("Agg")
 import torch
 from sklearn.datasets import load_digits
 
-from lrbench.rangetest import range_test_model
+from lrbench.rangetest import RULES, range_test_model
 from lrbench.study import StudyConfig, tune
 
 LR_MIN, LR_MAX, STEPS = 1e-5, 10.0, 100
@@ -53,7 +54,8 @@ def model_and_optimizer(seed: int) -> tuple[torch.nn.Module, torch.optim.Optimiz
     return model, torch.optim.SGD(model.parameters(), lr=LR_MIN, momentum=0.9)
 
 
-def ours(seed: int) -> tuple[float | None, int]:
+def ours(seed: int, rule: str | None = None) -> tuple[float | None, int]:
+    """Our combined suggestion, or one rule's candidate."""
     model, optimizer = model_and_optimizer(seed)
     result = range_test_model(
         model,
@@ -64,7 +66,7 @@ def ours(seed: int) -> tuple[float | None, int]:
         lr_max=LR_MAX,
         steps=STEPS,
     )
-    return result.suggestion, len(result.lrs)
+    return (result.suggestion if rule is None else result.candidates[rule]), len(result.lrs)
 
 
 def torch_lr_finder(seed: int) -> tuple[float | None, int]:
@@ -101,20 +103,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         best = oracle_best_lrs(Path(folder))
     header = (
-        f"{'finder':<16} {'suggestion (median)':>20} {'/ best fixed':>13} "
+        f"{'finder':<22} {'suggestion (median)':>20} {'/ best fixed':>13} "
         f"{'/ best cosine':>14} {'|log10 ratio| fixed':>20} {'steps':>6}"
     )
     print("\n" + header + "\n" + "-" * len(header))
-    for name, finder in (("lrbench", ours), ("torch-lr-finder", torch_lr_finder)):
+    finders = {
+        "lrbench": ours,
+        **{f"  rule {rule}": functools.partial(ours, rule=rule) for rule in RULES},
+        "torch-lr-finder": torch_lr_finder,
+    }
+    for name, finder in finders.items():
         runs = [finder(seed) for seed in range(args.seeds)]
         found = [s for s, _ in runs if s is not None]
         if not found:
-            print(f"{name:<16} no suggestion")
+            print(f"{name:<22} no suggestion")
             continue
         median = statistics.median(found)
         error = statistics.mean(abs(math.log10(s / best["fixed"])) for s in found)
         print(
-            f"{name:<16} {median:>20.3g} {median / best['fixed']:>13.2f} "
+            f"{name:<22} {median:>20.3g} {median / best['fixed']:>13.2f} "
             f"{median / best['cosine']:>14.2f} {error:>20.2f} "
             f"{statistics.mean(steps for _, steps in runs):>6.0f}"
             + (

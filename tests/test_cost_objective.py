@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import lrbench
 from lrbench import ConfigError
 from lrbench.search.halving import HalvingSpec
 from lrbench.store import Store, TrialStatus
@@ -118,8 +119,9 @@ def test_bracket_searches_the_range_test_range(tmp_path: Path) -> None:
     )
     result = tune(config, db=f"sqlite:///{tmp_path / 'b.db'}")
     bracket = result.study.config["bracket"]
-    assert 1e-5 <= bracket["lr_min"] < bracket["lr_max"] <= 100.0
-    assert bracket["lr_max"] / bracket["lr_min"] >= 10 * (1 - 1e-9)
+    lowest = lrbench.range_test("digits-mlp", lr_min=1e-5, lr_max=100.0).range[1]
+    assert bracket["lr_min"] == pytest.approx(lowest / 10)
+    assert bracket["lr_max"] == pytest.approx(lowest * 3)
     assert all(bracket["lr_min"] <= t.lr <= bracket["lr_max"] for t in result.trials)
     assert result.range_test_steps == bracket["steps"] > 0
     assert result.full_runs == pytest.approx((result.cost_steps + bracket["steps"]) / 300)
