@@ -79,7 +79,7 @@ def gap(value: float, oracle: float, mode: str) -> float:
     return 100.0 * worse / abs(oracle)
 
 
-def bench_task(task: str, repeats: int, folder: Path) -> None:
+def bench_task(task: str, repeats: int, folder: Path, only: str | None = None) -> None:
     (lr_min, lr_max), dense = SETTINGS[task]
     base = StudyConfig(task=task, policies=FAMILIES, lr_min=lr_min, lr_max=lr_max)
     started = time.perf_counter()
@@ -97,6 +97,8 @@ def bench_task(task: str, repeats: int, folder: Path) -> None:
     )
     print(header + "\n" + "-" * len(header))
     for label, fields in strategies(task, mode).items():
+        if only is not None and only not in label:
+            continue
         costs, values = [], []
         for repeat in range(repeats):
             config = dataclasses.replace(base, seed=repeat, **fields)
@@ -116,12 +118,13 @@ def main() -> None:
     parser.add_argument("--tasks", default="digits-mlp,charlm")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="digits-mlp, 2 repeats")
+    parser.add_argument("--only", help="run the strategies whose label contains this")
     args = parser.parse_args()
     tasks = ["digits-mlp"] if args.quick else args.tasks.split(",")
     repeats = 2 if args.quick else args.repeats
     with tempfile.TemporaryDirectory() as folder:
         for task in tasks:
-            bench_task(task, repeats, Path(folder))
+            bench_task(task, repeats, Path(folder), args.only)
 
 
 if __name__ == "__main__":

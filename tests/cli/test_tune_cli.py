@@ -49,6 +49,20 @@ def test_tune_json_is_one_object_with_the_contract_fields(tmp_path: Path) -> Non
     assert quiet.stderr == "" and json.loads(quiet.stdout)["trials"]["complete"] == 4
 
 
+def test_cost_and_compose_objectives_print_one_json_object(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    cost = run(*TUNE, "--db", db, "--objective", "cost", "--target", "0.5", "--format", "json")
+    assert cost.returncode == 0, cost.stderr
+    summary = json.loads(cost.stdout)
+    assert summary["objective"] == "cost" and summary["target"]["value"] == 0.5
+    assert summary["cost"]["full_runs"] <= summary["cost"]["grid_full_runs"] == 4
+    compose = run(*TUNE, "--db", db, "--objective", "compose", "--keep", "1", "--format", "json")
+    assert compose.returncode == 0, compose.stderr
+    summary = json.loads(compose.stdout)
+    assert summary["compose"]["sequence"]["policy"].startswith("sequence(")
+    assert summary["compose"]["single"] is not None
+
+
 def test_db_commands_list_show_rank_export_import_and_upgrade(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -220,6 +234,18 @@ BAD = [
     (
         lambda p: ["tune", "--task", "digits-mlp", "--lr-min", "1", "--lr-max", "0.1"],
         "`--lr-min` must be < `--lr-max`, got lr_min=1.0, lr_max=0.1",
+    ),
+    (
+        lambda p: [*TUNE, "--objective", "cost", "--db", f"sqlite:///{p / 'e.db'}"],
+        "`--target` is required with --objective cost",
+    ),
+    (
+        lambda p: [*TUNE, "--objective", "compose", "--phases", "1"],
+        "`--phases` must be >= 2 for --objective compose, got 1",
+    ),
+    (
+        lambda p: [*TUNE, "--ray-address", "127.0.0.1:1", "--db", f"sqlite:///{p / 'e.db'}"],
+        "cannot reach the Ray cluster at '127.0.0.1:1'",
     ),
     (lambda p: ["db", "show", "nope", "--db", f"sqlite:///{p / 'e.db'}"], "no study named 'nope'"),
     (
