@@ -53,6 +53,7 @@ def strategies(task: str, mode: str) -> dict[str, dict]:
         },
         "bayes (3)": {"strategy": "bayes", "trials": 3},
         "bayes (8)": {"strategy": "bayes", "trials": 8},
+        "range test + grid (2)": {"strategy": "grid", "trials": 2, "bracket": True},
         "range test + random (2)": {"strategy": "random", "trials": 2, "bracket": True},
         "range test + halving (9)": {
             "strategy": "random",

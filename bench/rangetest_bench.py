@@ -66,7 +66,11 @@ def ours(seed: int, rule: str | None = None) -> tuple[float | None, int]:
         lr_max=LR_MAX,
         steps=STEPS,
     )
-    return (result.suggestion if rule is None else result.candidates[rule]), len(result.lrs)
+    if rule is None:
+        return result.suggestion, len(result.lrs)
+    if rule == "lowest loss":  # the top of the recommended range, which --bracket centres on
+        return (result.range[1] if result.range else None), len(result.lrs)
+    return result.candidates[rule], len(result.lrs)
 
 
 def torch_lr_finder(seed: int) -> tuple[float | None, int]:
@@ -110,6 +114,7 @@ def main() -> None:
     finders = {
         "lrbench": ours,
         **{f"  rule {rule}": functools.partial(ours, rule=rule) for rule in RULES},
+        "  LR of the lowest loss": functools.partial(ours, rule="lowest loss"),
         "torch-lr-finder": torch_lr_finder,
     }
     for name, finder in finders.items():
