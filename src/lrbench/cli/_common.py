@@ -41,7 +41,7 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="LRBENCH_DB",
-        help="Database URL [default: sqlite:///lrbench.db; env LRBENCH_DB].",
+        help="Database URL \\[default: sqlite:///lrbench.db; env LRBENCH_DB].",
     ),
 ]
 

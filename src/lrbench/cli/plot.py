@@ -82,7 +82,7 @@ def plot(
     kind: Annotated[
         Kind | None,
         typer.Option(
-            help="Which figure [default: schedules, or "
+            help="Which figure \\[default: schedules, or "
             "trial with --trial, or lr-sweep with --study]."
         ),
     ] = None,

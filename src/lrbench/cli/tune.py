@@ -88,9 +88,9 @@ def tune_command(
         typer.Option("--task", "-t", help="Built-in name, module:function or file.py:function."),
     ],
     metric: Annotated[
-        str | None, typer.Option(help="Metric to optimise [default: the task's].")
+        str | None, typer.Option(help="Metric to optimise \\[default: the task's].")
     ] = None,
-    mode: Annotated[str | None, typer.Option(help="max or min [default: the task's].")] = None,
+    mode: Annotated[str | None, typer.Option(help="max or min \\[default: the task's].")] = None,
     policies: Annotated[
         str, typer.Option(help="Comma-separated families or {lr} templates.")
     ] = "fixed,step,cosine,one_cycle",
@@ -107,11 +107,12 @@ def tune_command(
     workers: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Trials at once: local worker processes [1]; on Ray a cap [resources]."
+            min=1,
+            help="Trials at once: local worker processes \\[1]; on Ray a cap \\[all that fit].",
         ),
     ] = None,
     study: Annotated[
-        str | None, typer.Option(help="Study name [default: from the config].")
+        str | None, typer.Option(help="Study name \\[default: from the config].")
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option(help="Task setting key=value (repeatable).")
@@ -135,7 +136,9 @@ def tune_command(
     executor: Annotated[str, typer.Option(help="local, or ray (Ray Tune).")] = "local",
     ray_address: Annotated[
         str | None,
-        typer.Option("--ray-address", help="Ray cluster to join: auto or HOST:PORT [local Ray]."),
+        typer.Option(
+            "--ray-address", help="Ray cluster to join: auto or HOST:PORT \\[a local Ray]."
+        ),
     ] = None,
     cpus_per_trial: Annotated[
         float, typer.Option("--cpus-per-trial", min=0, help="Ray: CPUs per trial.")
