@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from lrbench.exceptions import ConfigError
-from lrbench.execution.local import TrialJob, TrialOutcome, checkpoint_path, run_local
+from lrbench.execution.local import TrialJob, TrialOutcome, run_local
 from lrbench.execution.raytune import RayOptions
 from lrbench.search import STRATEGIES, Candidate, family_of, grid, make_policy, random_search
 from lrbench.search import top_k as top_k_strategy
-from lrbench.search.compose import fork_rows, parent_policy, phase_ends, phase_rows, select_parents
+from lrbench.search.compose import forks, next_phase_rows, phase_ends, phase_rows, phases_left
 from lrbench.search.halving import HalvingSpec
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
@@ -555,7 +555,10 @@ def _jobs(store: Store, study: StudyRecord, plan: _Plan, spec: TaskSpec) -> list
             str(journal), plan.mode, plan.total_steps, rate=config.halving_rate
         )
     trials = store.trials(study.id)
-    forks = _forks(store, study, plan, trials) if config.objective == "compose" else {}
+    forked = {}
+    if config.objective == "compose":
+        directory = str(store.artifact_dir(study.name) / "checkpoints")
+        forked = forks(trials, _phase_ends(plan), directory)
     return [
         dataclasses.replace(
             TrialJob(
@@ -573,53 +576,26 @@ def _jobs(store: Store, study: StudyRecord, plan: _Plan, spec: TaskSpec) -> list
                 halving=halving,
                 stop_at_target=config.objective == "cost",
             ),
-            **forks.get(t.id, {}),
+            **forked.get(t.id, {}),
         )
         for t in trials
         if not t.status.finished
     ]
 
 
-def _forks(
-    store: Store, study: StudyRecord, plan: _Plan, trials: Sequence[TrialRecord]
-) -> dict[int, dict[str, Any]]:
-    """Compose: where each trial saves its state, and which saved state a forked trial loads.
-
-    A forked trial whose parent left no checkpoint (a task without checkpoint support) trains
-    from step 0 under its whole sequence instead: the same result, at the full cost.
-    """
-    directory = str(store.artifact_dir(study.name) / "checkpoints")
-    ends = _phase_ends(plan)
-    # Parents end before the full budget (a spec such as `fixed(lr=0.1)` may also be a single).
-    by_policy = {(t.policy, t.seed): t for t in trials if t.total_steps < plan.total_steps}
-    forks: dict[int, dict[str, Any]] = {}
-    for trial in trials:
-        fork: dict[str, Any] = {"checkpoint_dir": directory}
-        if trial.total_steps < plan.total_steps:
-            fork["checkpoint_steps"] = (trial.total_steps,)
-        parent_spec = parent_policy(trial.policy, ends)
-        parent = by_policy.get((parent_spec, trial.seed)) if parent_spec else None
-        if parent is not None:
-            path = checkpoint_path(directory, parent.id, parent.total_steps)
-            if path.exists():
-                fork |= {"start_step": parent.total_steps, "resume_from": str(path)}
-        forks[trial.id] = fork
-    return forks
-
-
 def _next_phase(store: Store, study: StudyRecord, plan: _Plan) -> bool:
     """Compose: fork the best of the last finished phase into the next; False when done."""
-    trials = store.trials(study.id)
-    ends = _phase_ends(plan)
-    for phase, end in enumerate(ends[:-1]):
-        if any(t.total_steps == ends[phase + 1] and parent_policy(t.policy, ends) for t in trials):
-            continue  # this phase was forked already
-        parents = select_parents(trials, end, plan.metric, plan.mode, plan.config.keep)
-        if not parents:
-            return False  # every candidate of the phase diverged or failed
-        store.add_trials(study.id, fork_rows(parents, _stored_candidates(study), ends))
-        return True
-    return False
+    rows = next_phase_rows(
+        store.trials(study.id),
+        _stored_candidates(study),
+        _phase_ends(plan),
+        metric=plan.metric,
+        mode=plan.mode,
+        keep=plan.config.keep,
+    )
+    if rows:
+        store.add_trials(study.id, rows)
+    return bool(rows)
 
 
 def _stored_candidates(study: StudyRecord) -> list[Candidate]:
@@ -708,10 +684,8 @@ def _expected_trials(plan: _Plan, study: StudyRecord, trials: Sequence[TrialReco
     if config.strategy == "bayes":
         return len(trials) + (config.trials - _searched_configs(trials, config)) * config.seeds
     if config.objective == "compose":
-        ends = _phase_ends(plan)
-        forked = {t.total_steps for t in trials if parent_policy(t.policy, ends)}
         per_phase = config.keep * len(_stored_candidates(study)) * config.seeds
-        return len(trials) + per_phase * sum(end not in forked for end in ends[1:])
+        return len(trials) + per_phase * phases_left(trials, _phase_ends(plan))
     return len(trials)
 
 

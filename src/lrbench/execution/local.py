@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from optuna.trial import TrialState
 
 from lrbench.evaluate import summarize_curve
 from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TargetReached, TrialPruned
+from lrbench.search.compose import checkpoint_path
 from lrbench.search.halving import HalvingSpec, RungTracker
 from lrbench.store import Store, TrialRecord, TrialStatus
 from lrbench.tasks import TaskSpec, load_task
@@ -33,7 +33,6 @@ __all__ = [
     "TrialJob",
     "TrialOutcome",
     "WorkerDied",
-    "checkpoint_path",
     "outcome_of",
     "run_local",
     "run_trial",
@@ -103,11 +102,6 @@ def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
     if summary.steps_to_target is not None:
         derived["steps_to_target"] = float(summary.steps_to_target)
     return {k: v for k, v in derived.items() if math.isfinite(v)}
-
-
-def checkpoint_path(directory: str, trial_id: int, step: int) -> Path:
-    """Where a trial's state after `step` updates is kept."""
-    return Path(directory) / f"trial-{trial_id}-step-{step}.pt"
 
 
 def _checkpoint_writer(job: TrialJob) -> Callable[[int, Any], None] | None:

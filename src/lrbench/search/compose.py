@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lrbench.policies import Policy, parse
@@ -22,7 +23,17 @@ from lrbench.search.strategies import Candidate
 from lrbench.search.templates import make_policy
 from lrbench.store import TrialRecord, TrialStatus
 
-__all__ = ["fork_rows", "parent_policy", "phase_ends", "phase_rows", "select_parents"]
+__all__ = [
+    "checkpoint_path",
+    "fork_rows",
+    "forks",
+    "next_phase_rows",
+    "parent_policy",
+    "phase_ends",
+    "phase_rows",
+    "phases_left",
+    "select_parents",
+]
 
 
 def phase_ends(total_steps: int, phases: int) -> list[int]:
@@ -106,3 +117,65 @@ def fork_rows(
 
 def _row(policy: str, family: str, lr: float, seed: int, total_steps: int) -> dict[str, Any]:
     return {"policy": policy, "family": family, "lr": lr, "seed": seed, "total_steps": total_steps}
+
+
+def checkpoint_path(directory: str, trial_id: int, step: int) -> Path:
+    """Where a trial's state after `step` updates is kept."""
+    return Path(directory) / f"trial-{trial_id}-step-{step}.pt"
+
+
+def forks(
+    trials: Sequence[TrialRecord], ends: Sequence[int], directory: str
+) -> dict[int, dict[str, Any]]:
+    """Per trial id: where it saves its state, and which saved state it loads (the `TrialJob`
+    fields `checkpoint_dir`, `checkpoint_steps`, `start_step`, `resume_from`).
+
+    A forked trial whose parent left no checkpoint (a task without checkpoint support) trains
+    from step 0 under its whole sequence instead: the same result, at the full cost.
+    """
+    total_steps = ends[-1]
+    # Parents end before the full budget (a spec such as `fixed(lr=0.1)` may also be a single).
+    parents = {(t.policy, t.seed): t for t in trials if t.total_steps < total_steps}
+    found: dict[int, dict[str, Any]] = {}
+    for trial in trials:
+        fork: dict[str, Any] = {"checkpoint_dir": directory}
+        if trial.total_steps < total_steps:
+            fork["checkpoint_steps"] = (trial.total_steps,)
+        spec = parent_policy(trial.policy, ends)
+        parent = parents.get((spec, trial.seed)) if spec else None
+        if parent is not None:
+            path = checkpoint_path(directory, parent.id, parent.total_steps)
+            if path.exists():
+                fork |= {"start_step": parent.total_steps, "resume_from": str(path)}
+        found[trial.id] = fork
+    return found
+
+
+def _forked(trials: Sequence[TrialRecord], ends: Sequence[int]) -> set[int]:
+    """The phase ends that forked trials already run to."""
+    return {t.total_steps for t in trials if parent_policy(t.policy, ends)}
+
+
+def next_phase_rows(
+    trials: Sequence[TrialRecord],
+    candidates: Sequence[Candidate],
+    ends: Sequence[int],
+    *,
+    metric: str,
+    mode: str,
+    keep: int,
+) -> list[dict[str, Any]]:
+    """The first phase not forked yet, forked from its best trials; [] when the study is done
+    (or when every trial of that phase diverged or failed)."""
+    forked = _forked(trials, ends)
+    for phase, end in enumerate(ends[:-1]):
+        if ends[phase + 1] in forked:
+            continue
+        return fork_rows(select_parents(trials, end, metric, mode, keep), candidates, ends)
+    return []
+
+
+def phases_left(trials: Sequence[TrialRecord], ends: Sequence[int]) -> int:
+    """Phases whose forked trials are still to be added."""
+    forked = _forked(trials, ends)
+    return sum(end not in forked for end in ends[1:])
