@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import lrbench
 from lrbench import ConfigError
 from lrbench.search import Candidate
 from lrbench.search.compose import fork_rows, parent_policy, phase_ends, select_parents
@@ -128,3 +129,30 @@ def test_compose_with_bayes_is_refused(tmp_path: Path) -> None:
     config = StudyConfig(task="digits-mlp", objective="compose", strategy="bayes", trials=2)
     with pytest.raises(ConfigError, match="use --strategy grid, random or topk"):
         tune(config, db=f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_three_phases_fork_twice_and_every_fork_trains_only_its_phase(tmp_path: Path) -> None:
+    config = StudyConfig(
+        task="digits-mlp",
+        policies=("fixed", "cosine"),
+        lr_min=0.05,
+        lr_max=0.5,
+        trials=2,
+        total_steps=60,
+        objective="compose",
+        phases=3,
+        keep=1,
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 't.db'}")
+    by_stages: dict[int, list] = {}
+    for trial in result.trials:
+        if trial.family == "sequence":
+            stages = len(lrbench.parse(trial.policy).stages)
+            by_stages.setdefault(stages, []).append(trial)
+    assert sorted(by_stages) == [2, 3]
+    assert all(t.total_steps == 40 and t.cost_steps == 20 for t in by_stages[2])
+    assert all(t.total_steps == 60 and t.cost_steps == 20 for t in by_stages[3])
+    best_of_phase_two = max(by_stages[2], key=lambda t: t.metrics["accuracy"])
+    assert all(
+        parent_policy(t.policy, [20, 40, 60]) == best_of_phase_two.policy for t in by_stages[3]
+    )
