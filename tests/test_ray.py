@@ -108,3 +108,48 @@ def test_cost_objective_runs_asha_and_a_study_resumes_on_ray(
     assert attempts[result.trials[0].number] == attempts[result.trials[1].number] == 2
     assert all(attempts[t.number] == 1 for t in result.trials[2:])
     assert not any(t.status is TrialStatus.running for t in resumed.trials)
+
+
+DIES_ONCE = '''
+import os
+from pathlib import Path
+
+import torch
+
+
+def train(trial):
+    """Kills its own worker process on the first attempt of each trial, then trains."""
+    marker = Path(trial.params["markers"]) / f"{trial.policy}-{trial.seed}"
+    if not marker.exists():
+        marker.touch()
+        os._exit(1)
+    w = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([w], lr=0.0)
+    monitor = trial.monitor(optimizer)
+    for step in range(trial.total_steps):
+        loss = ((w - 3.0) ** 2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        monitor.step(loss=loss)
+    return {"score": -loss.item()}
+'''
+
+
+def test_a_trial_whose_worker_dies_is_retried_by_ray(local_ray: None, tmp_path: Path) -> None:
+    task = tmp_path / "dies_once.py"
+    task.write_text(DIES_ONCE)
+    (tmp_path / "markers").mkdir()
+    config = StudyConfig(
+        task=f"{task}:train",
+        params={"markers": str(tmp_path / "markers")},
+        metric="score",
+        policies=("fixed",),
+        lr_min=0.01,
+        lr_max=0.1,
+        trials=2,
+        total_steps=20,
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'd.db'}", executor=RayOptions(max_failures=2))
+    assert [t.status for t in result.trials] == [TrialStatus.complete] * 2
+    assert [t.attempt for t in result.trials] == [2, 2]  # died once each, then ran again
