@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CurveSummary", "classification_metrics", "seed_spread", "summarize_curve"]
+__all__ = ["CurveSummary", "classification_metrics", "reached", "seed_spread", "summarize_curve"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,11 @@ class CurveSummary:
     auc: float
 
 
+def reached(values: Any, target: float, mode: str) -> Any:
+    """Whether `values` (a number or an array) reached `target`; `mode` says which way."""
+    return values >= target if mode == "max" else values <= target
+
+
 def summarize_curve(
     steps: Sequence[int],
     values: Sequence[float],
@@ -50,13 +56,13 @@ def summarize_curve(
         return CurveSummary(math.nan, math.nan, 0, None, math.nan)
     finite = np.where(np.isfinite(v), v, -np.inf if mode == "max" else np.inf)
     index = int(np.argmax(finite) if mode == "max" else np.argmin(finite))
-    reached = None
+    first_hit = None
     if target is not None:
-        hits = np.nonzero(v >= target if mode == "max" else v <= target)[0]
-        reached = int(t[hits[0]]) if hits.size else None
+        hits = np.nonzero(reached(v, target, mode))[0]
+        first_hit = int(t[hits[0]]) if hits.size else None
     span = t[-1] - t[0]
     auc = float(np.trapezoid(v, t) / span) if span > 0 else math.nan
-    return CurveSummary(float(v[-1]), float(v[index]), int(t[index]), reached, auc)
+    return CurveSummary(float(v[-1]), float(v[index]), int(t[index]), first_hit, auc)
 
 
 def seed_spread(values: Sequence[float]) -> tuple[float, float]:

@@ -7,7 +7,8 @@
 - `single`: the best policy and LR for a fixed budget (every candidate trains in full);
 - `cost`: reach `target` at the least training cost: successive halving (Optuna's ASHA pruner)
   stops weak trials at rungs, and a trial stops as soon as it reaches the target;
-- `compose`: the best `sequence` of policies across training phases (see `lrbench.compose`).
+- `compose`: the best `sequence` of policies across training phases (see
+  `lrbench.search.compose`).
 
 `bracket=True` runs the LR range test first and searches only around the LR where its loss
 was lowest.
@@ -103,6 +104,9 @@ class StudyConfig:
         data["policies"] = list(self.policies)
         data["baselines"] = [list(b) for b in self.baselines]
         return data
+
+
+_DEFAULT_CONFIG = StudyConfig(task="").to_json()
 
 
 class StudyEvents:
@@ -325,11 +329,12 @@ def _json_float(value: float) -> float | None:
 
 def default_study_name(config: StudyConfig) -> str:
     """A stable name from the configuration, so re-running the same command resumes."""
-    defaults = StudyConfig(task="").to_json()
     # Objective options at their defaults stay out of the digest, so the names of studies
     # stored before those options existed still match (and resume).
     data = {
-        k: v for k, v in config.to_json().items() if k not in _OBJECTIVE_FIELDS or v != defaults[k]
+        k: v
+        for k, v in config.to_json().items()
+        if k not in _OBJECTIVE_FIELDS or v != _DEFAULT_CONFIG[k]
     }
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     method = (
@@ -479,8 +484,8 @@ def _open_study(store: Store, name: str, plan: _Plan, spec: TaskSpec) -> StudyRe
     existing = store.study(name)
     if existing is not None:
         wanted = plan.config.to_json()
-        defaults = StudyConfig(task="").to_json()  # fields added after the study was stored
-        stored = {**{k: defaults[k] for k in wanted}, **existing.config.get("config", {})}
+        # Fields added after the study was stored take their defaults.
+        stored = {**{k: _DEFAULT_CONFIG[k] for k in wanted}, **existing.config.get("config", {})}
         differs = sorted(
             k for k in wanted.keys() | stored.keys() if stored.get(k) != wanted.get(k)
         )
@@ -631,12 +636,15 @@ def tune(
             configuration, or a user task that never reports the metric.
         StorageError: the database is unreachable or has another schema version.
     """
-    if not (executor in ("local", "ray") or isinstance(executor, RayOptions)):
+    if executor == "ray":
+        executor = RayOptions(max_concurrent=workers if workers > 1 else None)
+    if not (executor == "local" or isinstance(executor, RayOptions)):
         raise ConfigError(f"`--executor` must be local or ray, got {executor!r}")
-    if isinstance(executor, RayOptions):  # an unreachable cluster fails before any work
+    ray_options = executor if isinstance(executor, RayOptions) else None
+    if ray_options is not None:  # an unreachable cluster fails before any work
         from lrbench.execution.raytune import connect
 
-        connect(executor.address)
+        connect(ray_options.address)
     events = events or StudyEvents()
     spec = load_task(config.task, config.params)
     plan = _validate(config, spec)
@@ -663,7 +671,7 @@ def tune(
 
     try:
         while True:
-            _run(store, study, plan, spec, executor, workers, finished, events)
+            _run(store, study, plan, spec, ray_options, workers, finished, events)
             if not _next_round(store, study, plan, workers):
                 break
     except BaseException:
@@ -682,7 +690,7 @@ def _expected_trials(plan: _Plan, study: StudyRecord, trials: Sequence[TrialReco
     """The study's trials once complete, for progress bars (later rounds included)."""
     config = plan.config
     if config.strategy == "bayes":
-        return len(trials) + (config.trials - _searched_configs(trials, config)) * config.seeds
+        return len(trials) + (config.trials - _searched_configs(trials, plan)) * config.seeds
     if config.objective == "compose":
         per_phase = config.keep * len(_stored_candidates(study)) * config.seeds
         return len(trials) + per_phase * phases_left(trials, _phase_ends(plan))
@@ -694,14 +702,14 @@ def _run(
     study: StudyRecord,
     plan: _Plan,
     spec: TaskSpec,
-    executor: str | RayOptions,
+    ray_options: RayOptions | None,
     workers: int,
     finished: Callable[[TrialOutcome], None],
     events: StudyEvents,
 ) -> None:
-    """Run the study's unfinished trials on the chosen executor."""
+    """Run the study's unfinished trials locally, or on Ray where `ray_options` are given."""
     jobs = _jobs(store, study, plan, spec)
-    if executor == "local":
+    if ray_options is None:
         run_local(
             jobs,
             workers=workers,
@@ -711,19 +719,15 @@ def _run(
             on_progress=events.progress,
         )
         return
-    if executor == "ray":
-        executor = RayOptions(max_concurrent=workers if workers > 1 else None)
-    assert isinstance(executor, RayOptions)
     from lrbench.execution.raytune import run_ray
 
     run_ray(
         jobs,
-        options=executor,
+        options=ray_options,
         store=store,
         run_name=study.name,
         total_steps=plan.total_steps,
         on_outcome=finished,
-        halving=jobs[0].halving if jobs else None,
     )
 
 
@@ -736,12 +740,11 @@ def _next_round(store: Store, study: StudyRecord, plan: _Plan, workers: int) -> 
     return False
 
 
-def _searched_configs(trials: Sequence[TrialRecord], config: StudyConfig) -> int:
+def _searched_configs(trials: Sequence[TrialRecord], plan: _Plan) -> int:
     """Configurations proposed by the search so far (baselines not counted)."""
     baselines = {
-        str(make_policy(template, float(lr), t.total_steps))
-        for template, lr in config.baselines
-        for t in trials[:1]
+        str(make_policy(template, float(lr), plan.total_steps))
+        for template, lr in plan.config.baselines
     }
     return len({t.policy for t in trials} - baselines)
 
@@ -752,7 +755,7 @@ def _propose_more(store: Store, study: StudyRecord, plan: _Plan, workers: int) -
 
     config = plan.config
     trials = store.trials(study.id)
-    remaining = config.trials - _searched_configs(trials, config)
+    remaining = config.trials - _searched_configs(trials, plan)
     if remaining <= 0:
         return False
     candidates = propose(

@@ -219,7 +219,8 @@ def _print_summary(result: StudyResult) -> None:
         f" steps, {result.cost_seconds:.1f} s); training every configuration in full: "
         f"{result.grid_full_runs} runs."
     )
-    composed = result.to_json()["compose"]
+    summary = result.to_json()
+    composed = summary["compose"]
     if composed is not None:
         for kind in ("sequence", "single"):
             found = composed[kind]
@@ -227,7 +228,7 @@ def _print_summary(result: StudyResult) -> None:
                 "none completed" if found is None else f"{found['policy']} ({found['mean']:.4g})"
             )
             stdout.print(f"Best {kind}: {text}", markup=False, highlight=False)
-    target = result.to_json()["target"]
+    target = summary["target"]
     if target is not None:
         cheapest = target["cheapest"]
         if cheapest is None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from optuna.trial import TrialState
 
-from lrbench.evaluate import summarize_curve
+from lrbench.evaluate import reached, summarize_curve
 from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TargetReached, TrialPruned
 from lrbench.search.compose import checkpoint_path
 from lrbench.search.halving import HalvingSpec, RungTracker
@@ -140,10 +140,6 @@ def _reporter(
     return report
 
 
-def _reached(value: float, target: float, mode: str) -> bool:
-    return value >= target if mode == "max" else value <= target
-
-
 def _stopping_rule(
     job: TrialJob, rungs: RungTracker | None
 ) -> Callable[[int, Mapping[str, float]], bool] | None:
@@ -155,7 +151,7 @@ def _stopping_rule(
         value = metrics.get(job.metric)
         if value is None:
             return False
-        if job.stop_at_target and job.target is not None and _reached(value, job.target, job.mode):
+        if job.stop_at_target and job.target is not None and reached(value, job.target, job.mode):
             raise TargetReached(
                 f"trial {job.number} reached {job.metric}={value:.4g} at step {step}"
             )

@@ -22,14 +22,12 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from lrbench.exceptions import ConfigError, MissingDependencyError, TrialPruned
 from lrbench.execution.local import TrialJob, TrialOutcome, outcome_of, run_trial
-from lrbench.search.halving import HalvingSpec
-from lrbench.store import Store, TrialStatus
+from lrbench.store import Store, TrialRecord, TrialStatus
 
 __all__ = ["RayOptions", "connect", "run_ray"]
 
@@ -113,15 +111,12 @@ def check_store_for_cluster(store: Store, nodes: int) -> None:
         )
 
 
-def _absolute_sqlite(url: str) -> str:
+def _absolute_sqlite(store: Store) -> str:
     """Ray runs trials in their own directories: a relative SQLite path must not move."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
-        return url
-    return parsed.set(database=str(Path(database).resolve())).render_as_string(hide_password=False)
+    if store.sqlite_file is None:
+        return store.url
+    database = str(store.sqlite_file.resolve())
+    return store.engine.url.set(database=database).render_as_string(hide_password=False)
 
 
 def _train_one(config: dict[str, Any], jobs: Sequence[TrialJob]) -> None:
@@ -168,28 +163,26 @@ def _callback(
             return {}
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            _ended(self.store, self.jobs[trial.config["index"]], trial, failed=False)
-            self._report(trial)
+            self._ended(trial, failed=False)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            _ended(self.store, self.jobs[trial.config["index"]], trial, failed=True)
-            self._report(trial)
+            self._ended(trial, failed=True)
 
-        def _report(self, trial: Any) -> None:
+        def _ended(self, trial: Any, *, failed: bool) -> None:
             job = self.jobs[trial.config["index"]]
-            record = self.store.trial(job.trial_id)
+            record = _recorded_end(self.store, job, trial, failed=failed)
             if record is not None:
                 self.on_outcome(outcome_of(job, record))
 
     return Outcomes(store, jobs, on_outcome)
 
 
-def _ended(store: Store, job: TrialJob, trial: Any, *, failed: bool) -> None:
-    """Record the end of a trial whose worker could not: the scheduler stopped it at a rung,
-    or its worker died more often than `FailureConfig` retries."""
+def _recorded_end(store: Store, job: TrialJob, trial: Any, *, failed: bool) -> TrialRecord | None:
+    """The trial as stored, its end recorded here if its worker could not record it: the
+    scheduler stopped it at a rung, or its worker died more often than `FailureConfig` retries."""
     record = store.trial(job.trial_id)
     if record is None or record.status.finished:
-        return
+        return record
     last = trial.last_result or {}
     store.finish_trial(
         job.trial_id,
@@ -199,6 +192,7 @@ def _ended(store: Store, job: TrialJob, trial: Any, *, failed: bool) -> None:
         cost_seconds=float(last.get("time_total_s", 0.0)),
         error=f"the Ray worker failed: {trial.error_file}" if failed else None,
     )
+    return store.trial(job.trial_id)
 
 
 def run_ray(
@@ -209,9 +203,11 @@ def run_ray(
     run_name: str,
     total_steps: int,
     on_outcome: Callable[[TrialOutcome], None],
-    halving: HalvingSpec | None = None,
 ) -> None:
     """Run `jobs` as Ray Tune trials; `on_outcome` is called in this process as each ends.
+
+    Jobs that carry successive-halving settings run under Ray's `ASHAScheduler` instead of
+    Optuna's pruner.
 
     Raises:
         ConfigError: the cluster is unreachable, or has several machines and the store is
@@ -225,7 +221,8 @@ def run_ray(
 
     connect(options.address)
     check_store_for_cluster(store, len([n for n in ray.nodes() if n.get("Alive")]))
-    url = _absolute_sqlite(store.url)
+    url = _absolute_sqlite(store)
+    halving = jobs[0].halving
     jobs = [dataclasses.replace(job, db_url=url, halving=None) for job in jobs]
     scheduler = (
         ASHAScheduler(

@@ -183,6 +183,14 @@ class Store:
         """Open without the schema check, to run `upgrade()` on an old database."""
         return cls(url, check_schema=False)
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file of a SQLite store (None for a server or an in-memory database)."""
+        database = self.engine.url.database
+        if self.engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+            return None
+        return Path(database)
+
     def artifact_dir(self, study: str) -> Path:
         """The directory for a study's files (pruner journal, phase checkpoints), created.
 
@@ -190,13 +198,8 @@ class Store:
         is under `$LRBENCH_CACHE` (else `~/.cache/lrbench`), keyed by the database URL. With
         workers on several machines, point `$LRBENCH_CACHE` at a shared file system.
         """
-        database = self.engine.url.database
-        if self.engine.url.get_backend_name() == "sqlite" and database not in (
-            None,
-            "",
-            ":memory:",
-        ):
-            root = Path(f"{database}.artifacts")
+        if self.sqlite_file is not None:
+            root = Path(f"{self.sqlite_file}.artifacts")
         else:
             cache = Path(os.environ.get("LRBENCH_CACHE", Path.home() / ".cache" / "lrbench"))
             digest = hashlib.sha256(self.display_url.encode()).hexdigest()[:12]

@@ -19,7 +19,15 @@ from lrbench.exceptions import ConfigError
 from lrbench.store import TaskInfo
 from lrbench.trial import Trial
 
-__all__ = ["BuiltinTask", "TaskSpec", "builtin_tasks", "load_task", "register_task", "state_dicts"]
+__all__ = [
+    "BuiltinTask",
+    "TaskSpec",
+    "builtin_tasks",
+    "load_state_dicts",
+    "load_task",
+    "register_task",
+    "state_dicts",
+]
 
 TrainFunction = Callable[[Trial], Mapping[str, float]]
 
@@ -172,3 +180,14 @@ def state_dicts(objects: Mapping[str, Any]) -> dict[str, Any]:
         name: obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
         for name, obj in objects.items()
     }
+
+
+def load_state_dicts(objects: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+    """Put the objects back as `state_dicts(objects)` saved them."""
+    import torch
+
+    for name, obj in objects.items():
+        if isinstance(obj, torch.Generator):
+            obj.set_state(state[name])
+        else:
+            obj.load_state_dict(state[name])

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional
 
 from lrbench.store import TaskInfo
-from lrbench.tasks._base import BuiltinTask, register_task, state_dicts
+from lrbench.tasks._base import BuiltinTask, load_state_dicts, register_task, state_dicts
 from lrbench.tasks.digits import make_optimizer
 from lrbench.trial import Trial
 
@@ -199,10 +199,9 @@ class CharLM(BuiltinTask):
         torch.manual_seed(trial.seed)
         optimizer = make_optimizer(str(params["optimizer"]), model.parameters(), params)
         generator = torch.Generator().manual_seed(trial.seed)
+        state = {"model": model, "optimizer": optimizer, "generator": generator}
         if trial.resume_state is not None:  # a forked phase of a compose study
-            model.load_state_dict(trial.resume_state["model"])
-            optimizer.load_state_dict(trial.resume_state["optimizer"])
-            generator.set_state(trial.resume_state["generator"])
+            load_state_dicts(state, trial.resume_state)
         monitor = trial.monitor(optimizer)
         trial.samples_per_step = batch_size
         trial.tokens_per_step = batch_size * context
@@ -224,7 +223,6 @@ class CharLM(BuiltinTask):
             if (step + 1) % every == 0 or step + 1 == trial.total_steps:
                 trial.report(step + 1, val_loss=validation_loss(), train_loss=train_loss)
             if trial.wants_checkpoint(step + 1):
-                state = {"model": model, "optimizer": optimizer, "generator": generator}
                 trial.save_checkpoint(step + 1, state_dicts(state))
         return {"val_loss": validation_loss(), "train_loss": train_loss}
 

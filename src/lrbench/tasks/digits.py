@@ -16,7 +16,7 @@ import torch
 from lrbench.evaluate import classification_metrics
 from lrbench.exceptions import ConfigError
 from lrbench.store import TaskInfo
-from lrbench.tasks._base import BuiltinTask, register_task, state_dicts
+from lrbench.tasks._base import BuiltinTask, load_state_dicts, register_task, state_dicts
 from lrbench.trial import Trial
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -100,10 +100,9 @@ class DigitsMLP(BuiltinTask):
         )
         optimizer = make_optimizer(str(params["optimizer"]), model.parameters(), params)
         generator = torch.Generator().manual_seed(trial.seed)
+        state = {"model": model, "optimizer": optimizer, "generator": generator}
         if trial.resume_state is not None:  # a forked phase of a compose study
-            model.load_state_dict(trial.resume_state["model"])
-            optimizer.load_state_dict(trial.resume_state["optimizer"])
-            generator.set_state(trial.resume_state["generator"])
+            load_state_dicts(state, trial.resume_state)
         monitor = trial.monitor(optimizer)
         batch_size = int(params["batch_size"])
         trial.samples_per_step = batch_size
@@ -123,7 +122,6 @@ class DigitsMLP(BuiltinTask):
                     accuracy = float((logits.argmax(1) == test_y).float().mean())
                 trial.report(step + 1, accuracy=accuracy, loss=test_loss)
             if trial.wants_checkpoint(step + 1):
-                state = {"model": model, "optimizer": optimizer, "generator": generator}
                 trial.save_checkpoint(step + 1, state_dicts(state))
         with torch.no_grad():
             logits = model(test_x)
