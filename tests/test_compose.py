@@ -3,6 +3,7 @@ best single policy."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,19 @@ def test_three_phases_fork_twice_and_every_fork_trains_only_its_phase(tmp_path: 
     assert all(
         parent_policy(t.policy, [20, 40, 60]) == best_of_phase_two.policy for t in by_stages[3]
     )
+
+
+
+def test_every_view_of_a_compose_study_ranks_only_full_budget_runs(composed, capsys) -> None:
+    # The full-budget ranking lived only in `tune()`: `db show`, `db ls` and the report ranked
+    # the half-budget phase-1 trials beside the full runs, one configuration twice.
+    from lrbench.cli.main import main
+
+    db, result = composed
+    capsys.readouterr()
+    assert main(["db", "show", "compose", "--db", db, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [s["policy"] for s in shown["leaderboard"]] == [s.policy for s in result.leaderboard]
+    assert main(["db", "ls", "--db", db, "--format", "json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["best_policy"] == result.best.policy

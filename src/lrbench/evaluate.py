@@ -3,21 +3,75 @@
 Per trial: final and best value, steps to a target, area under the curve; across seeds: mean
 and spread; for classifiers, the LRBench metrics (top-1, top-5, confidence on correct
 predictions, per-class confidence spread, train/test loss gap).
+
+"Best" is decided here and nowhere else: `Direction` says which way a metric improves,
+`seed_spread` scores a configuration over its seeds, and `rank_key` orders scores. The store's
+leaderboard, the Bayesian search, composition, the live display, the result and the report all
+use these three.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CurveSummary", "classification_metrics", "reached", "seed_spread", "summarize_curve"]
+from lrbench.exceptions import ConfigError
+
+__all__ = [
+    "CurveSummary",
+    "Direction",
+    "classification_metrics",
+    "rank_key",
+    "reached",
+    "seed_spread",
+    "summarize_curve",
+]
 
 
-@dataclasses.dataclass(frozen=True)
+class Direction(str, enum.Enum):
+    """Which way a metric improves. Stored and written as `max` / `min`."""
+
+    MAX = "max"
+    MIN = "min"
+
+    @classmethod
+    def of(cls, value: str | Direction, *, field: str = "mode") -> Direction:
+        """The direction named `value`; a `ConfigError` naming `field` otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigError(f"`{field}` must be max or min, got {value!r}") from None
+
+    @property
+    def sign(self) -> float:
+        """+1 where higher is better, -1 where lower is: `sign * value` is always "higher"."""
+        return 1.0 if self is Direction.MAX else -1.0
+
+    def better(self, value: float, than: float) -> bool:
+        """True if `value` is strictly better than `than`."""
+        return self.sign * value > self.sign * than
+
+    def best(self, values: Sequence[float]) -> float:
+        """The best of finite `values` (NaN when there is none)."""
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return math.nan
+        return max(finite) if self is Direction.MAX else min(finite)
+
+    def worst(self, values: Sequence[float]) -> float:
+        """The worst of finite `values` (NaN when there is none)."""
+        finite = [v for v in values if math.isfinite(v)]
+        if not finite:
+            return math.nan
+        return min(finite) if self is Direction.MAX else max(finite)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class CurveSummary:
     """What one metric's curve says about a trial.
 
@@ -37,36 +91,60 @@ class CurveSummary:
     auc: float
 
 
-def reached(values: Any, target: float, mode: str) -> Any:
+def reached(values: Any, target: float, mode: str | Direction) -> Any:
     """Whether `values` (a number or an array) reached `target`; `mode` says which way."""
-    return values >= target if mode == "max" else values <= target
+    return values >= target if Direction.of(mode) is Direction.MAX else values <= target
+
+
+def rank_key(mean: float, mode: str | Direction) -> tuple[bool, float]:
+    """Sort key that puts the best mean first and configurations without one (NaN) last."""
+    if math.isnan(mean):
+        return True, 0.0
+    return False, -Direction.of(mode).sign * mean
 
 
 def summarize_curve(
     steps: Sequence[int],
     values: Sequence[float],
     *,
-    mode: str = "max",
+    mode: str | Direction = "max",
     target: float | None = None,
 ) -> CurveSummary:
     """Summarise a metric curve (steps ascending); `mode` says whether higher is better."""
+    direction = Direction.of(mode)
     t = np.asarray(steps, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     if t.size == 0:
-        return CurveSummary(math.nan, math.nan, 0, None, math.nan)
-    finite = np.where(np.isfinite(v), v, -np.inf if mode == "max" else np.inf)
-    index = int(np.argmax(finite) if mode == "max" else np.argmin(finite))
+        return CurveSummary(
+            final=math.nan, best=math.nan, best_step=0, steps_to_target=None, auc=math.nan
+        )
+    index = int(np.argmax(np.where(np.isfinite(v), direction.sign * v, -np.inf)))
     first_hit = None
     if target is not None:
-        hits = np.nonzero(reached(v, target, mode))[0]
+        hits = np.nonzero(reached(v, target, direction))[0]
         first_hit = int(t[hits[0]]) if hits.size else None
     span = t[-1] - t[0]
-    auc = float(np.trapezoid(v, t) / span) if span > 0 else math.nan
-    return CurveSummary(float(v[-1]), float(v[index]), int(t[index]), first_hit, auc)
+    # The trapezoid rule by hand: `np.trapezoid` needs NumPy 2, `np.trapz` is gone from it.
+    area = float(np.sum(np.diff(t) * (v[1:] + v[:-1])) / 2)
+    auc = area / span if span > 0 else math.nan
+    return CurveSummary(
+        final=float(v[-1]),
+        best=float(v[index]),
+        best_step=int(t[index]),
+        steps_to_target=first_hit,
+        auc=auc,
+    )
 
 
 def seed_spread(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (std 0 for one seed; NaN when empty)."""
+    """A configuration's score over its seeds: the mean and the sample standard deviation.
+
+    This is the one rule for "the mean over seeds". `values` holds the metric of each seed
+    that completed; a seed that diverged, was pruned, failed or has not finished contributes
+    nothing (pass NaN or leave it out), so the mean is over the seeds that completed and
+    the caller reports how many those were. The std is the sample std (ddof=1), 0 for a single
+    seed; both are NaN when no seed completed, and `rank_key` puts such a configuration last.
+    """
     array = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
     if array.size == 0:
         return math.nan, math.nan

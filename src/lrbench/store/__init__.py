@@ -5,6 +5,8 @@ returns frozen records, never ORM rows. Schema changes are versioned Alembic mig
 (`lrbench db upgrade`).
 """
 
+from lrbench.store._engine import DEFAULT_URL, resolve_url
+from lrbench.store._export import EXPORT_FORMAT, read_export
 from lrbench.store._records import (
     PolicyScore,
     RecipeRecord,
@@ -14,7 +16,7 @@ from lrbench.store._records import (
     TrialRecord,
     TrialStatus,
 )
-from lrbench.store._store import DEFAULT_URL, EXPORT_FORMAT, Store, read_export, resolve_url
+from lrbench.store._store import Store
 
 __all__ = [
     "DEFAULT_URL",

@@ -1,4 +1,4 @@
-"""Frozen records the store returns: plain data, never ORM rows."""
+"""Frozen records the store returns: plain data, never ORM rows (keyword-only fields)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 import enum
 from typing import Any
+
+from lrbench.tasks._info import TaskInfo
 
 __all__ = [
     "PolicyScore",
@@ -34,28 +36,14 @@ class TrialStatus(str, enum.Enum):
         return self not in (TrialStatus.queued, TrialStatus.running)
 
 
-@dataclasses.dataclass(frozen=True)
-class TaskInfo:
-    """What a task is, for the database and for finding the nearest known tasks."""
-
-    name: str
-    domain: str = ""
-    model: str = ""
-    dataset: str = ""
-    optimizer: str = ""
-    batch_size: int | None = None
-    horizon: int | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskRecord(TaskInfo):
     """A stored task."""
 
     id: int = 0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StudyRecord:
     """A stored study."""
 
@@ -71,8 +59,14 @@ class StudyRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
 
+    @property
+    def budget(self) -> int | None:
+        """The budget of the study's full-length trials, in updates (None if not recorded)."""
+        total = self.config.get("config", {}).get("total_steps")
+        return None if total is None else int(total)
 
-@dataclasses.dataclass(frozen=True)
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrialRecord:
     """A stored trial, with its final metrics and cost."""
 
@@ -96,7 +90,7 @@ class TrialRecord:
     finished_at: dt.datetime | None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class PolicyScore:
     """A policy configuration ranked by its metric over seeds (one leaderboard row)."""
 
@@ -114,7 +108,7 @@ class PolicyScore:
     total_steps: int | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RecipeRecord:
     """A published fine-tuning or training recipe, used as a prior."""
 

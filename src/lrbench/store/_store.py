@@ -4,42 +4,35 @@ Thread and process safety: every method opens its own short transaction, so many
 write to one database at once (SQLite serialises writers through WAL and a busy timeout;
 PostgreSQL handles concurrent writers itself). Each reported metric point is committed when it
 arrives, so a crash loses nothing that was reported.
+
+The parts: `_engine` (URLs, schema checks, migrations), this module (records in and out),
+`_queries` (leaderboard, nearest tasks, top-k), `_export` (export and import), `_mapping`
+(row to record).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import json
 import math
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lrbench.exceptions import ConfigError, MissingDependencyError, StorageError
-from lrbench.store._models import (
-    Base,
-    MetricPointRow,
-    RecipeRow,
-    StudyRow,
-    TaskRow,
-    TrialRow,
-)
+from lrbench._files import cache_dir
+from lrbench.evaluate import Direction
+from lrbench.exceptions import ConfigError, StorageError
+from lrbench.store import _engine, _export, _queries
+from lrbench.store._mapping import study_record, task_record, to_record, trial_record
+from lrbench.store._models import Base, MetricPointRow, RecipeRow, StudyRow, TaskRow, TrialRow
 from lrbench.store._records import (
     PolicyScore,
     RecipeRecord,
@@ -50,59 +43,13 @@ from lrbench.store._records import (
     TrialStatus,
 )
 
-__all__ = ["DEFAULT_URL", "EXPORT_FORMAT", "Store", "read_export", "resolve_url"]
+__all__ = ["Store"]
 
-DEFAULT_URL = "sqlite:///lrbench.db"
-EXPORT_FORMAT = "lrbench-study/1"
 _INSERT_POINT = sa.insert(Base.metadata.tables["lrb_metric_point"])
-_URL_HINT = "e.g. sqlite:///lrbench.db or postgresql+psycopg://user@host:5432/dbname"
-
-
-def resolve_url(url: str | None = None) -> str:
-    """The database URL: the argument, else `$LRBENCH_DB`, else `sqlite:///lrbench.db`."""
-    return url or os.environ.get("LRBENCH_DB") or DEFAULT_URL
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-@functools.cache
-def _head_revision() -> str | None:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
-
-
-def _alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("lrbench.store") / "migrations"))
-    return config
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def _make_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"`--db` is not a database URL: {url!r} ({_URL_HINT})") from None
-    if parsed.drivername == "postgresql":  # the driver we support and install
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    try:
-        if parsed.get_backend_name() == "sqlite":
-            engine = sa.create_engine(parsed, connect_args={"timeout": 60})
-            event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    except NoSuchModuleError:
-        raise ConfigError(f"unsupported database URL {url!r} ({_URL_HINT})") from None
-    except ImportError as error:
-        raise MissingDependencyError(str(error.name or "psycopg"), "postgres") from None
 
 
 class Store:
@@ -122,61 +69,30 @@ class Store:
     def __init__(
         self, url: str | None = None, *, create: bool = True, check_schema: bool = True
     ) -> None:
-        self.url = resolve_url(url)
-        self.engine = _make_engine(self.url)
+        self.url = _engine.resolve_url(url)
+        self.engine = _engine.make_engine(self.url)
         self.display_url = self.engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._points_connection: sa.Connection | None = None
         if not check_schema:
             return
         current, head = self.schema_revisions()
-        if current is None and create and not self._has_tables():
+        if current is None and create and not _engine.has_tables(self.engine):
             self.upgrade()
         elif current != head:
-            self._refuse(current, head)
+            raise _engine.refuse_revision(self.display_url, current, head)
         self._seed_recipes()
 
-    # -- schema ---------------------------------------------------------------------------
-
     def _connect_error(self, error: Exception) -> StorageError:
-        reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-        return StorageError(f"cannot connect to the database {self.display_url}: {reason}")
+        return _engine.connect_error(error, self.display_url)
 
     def schema_revisions(self) -> tuple[str | None, str | None]:
         """(the database's schema revision, the newest this code knows)."""
-        head = _head_revision()
-        try:
-            with self.engine.connect() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-        except DBAPIError as error:  # unreachable, refused, or not a database at all
-            raise self._connect_error(error) from None
-        return current, head
-
-    def _has_tables(self) -> bool:
-        return bool(set(sa.inspect(self.engine).get_table_names()) & set(Base.metadata.tables))
-
-    def _refuse(self, current: str | None, head: str | None) -> None:
-        script = ScriptDirectory.from_config(_alembic_config())
-        known = {revision.revision for revision in script.walk_revisions()}
-        if current is not None and current not in known:
-            raise StorageError(
-                f"the database {self.display_url} was written by a newer LRBench++ (schema "
-                f"revision {current}; this version knows up to {head}): upgrade LRBench++ with "
-                "`pip install -U lrbenchpp`"
-            )
-        raise StorageError(
-            f"the database {self.display_url} has schema revision {current or 'none'}, older "
-            f"than this LRBench++ ({head}): run `lrbench db upgrade --db {self.display_url}`"
-        )
+        return _engine.schema_revisions(self.engine, self.display_url)
 
     def upgrade(self) -> tuple[str | None, str | None]:
         """Migrate the schema to the newest revision; returns (before, after)."""
-        before, head = self.schema_revisions()
-        config = _alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        return before, head
+        return _engine.upgrade(self.engine, self.display_url)
 
     @classmethod
     def open_for_upgrade(cls, url: str | None = None) -> Store:
@@ -201,9 +117,8 @@ class Store:
         if self.sqlite_file is not None:
             root = Path(f"{self.sqlite_file}.artifacts")
         else:
-            cache = Path(os.environ.get("LRBENCH_CACHE", Path.home() / ".cache" / "lrbench"))
             digest = hashlib.sha256(self.display_url.encode()).hexdigest()[:12]
-            root = cache / "artifacts" / digest
+            root = cache_dir() / "artifacts" / digest
         path = root / study
         path.mkdir(parents=True, exist_ok=True)
         return path
@@ -251,7 +166,7 @@ class Store:
                 row = TaskRow(config_key=key, **dataclasses.asdict(info))
                 session.add(row)
                 session.flush()
-            return _task_record(row)
+            return task_record(row)
 
     def create_study(
         self,
@@ -290,7 +205,7 @@ class Store:
                 for number, trial in enumerate(trials)
             )
             session.flush()
-            return _study_record(study)
+            return study_record(study)
 
     def add_trials(self, study_id: int, trials: Sequence[Mapping[str, Any]]) -> None:
         """Queue more trials in a study (adaptive strategies propose them as they go)."""
@@ -314,7 +229,7 @@ class Store:
         """The study called `name`, or None."""
         with self.session() as session:
             row = session.scalar(sa.select(StudyRow).where(StudyRow.name == name))
-            return None if row is None else _study_record(row)
+            return None if row is None else study_record(row)
 
     def require_study(self, name: str) -> StudyRecord:
         """The study called `name`; the error lists the known studies."""
@@ -329,7 +244,7 @@ class Store:
         """Every study, newest first."""
         with self.session() as session:
             rows = session.scalars(sa.select(StudyRow).order_by(StudyRow.id.desc()))
-            return [_study_record(row) for row in rows]
+            return [study_record(row) for row in rows]
 
     def set_study_status(self, study_id: int, status: str) -> None:
         """Mark a study running, complete or interrupted."""
@@ -348,13 +263,13 @@ class Store:
             rows = session.scalars(
                 sa.select(TrialRow).where(TrialRow.study_id == study_id).order_by(TrialRow.number)
             )
-            return [_trial_record(row) for row in rows]
+            return [trial_record(row) for row in rows]
 
     def trial(self, trial_id: int) -> TrialRecord | None:
         """One trial by its id, or None."""
         with self.session() as session:
             row = session.get(TrialRow, trial_id)
-            return None if row is None else _trial_record(row)
+            return None if row is None else trial_record(row)
 
     def start_trial(self, trial_id: int) -> None:
         """Mark a trial running for a new attempt; points of an interrupted attempt are dropped."""
@@ -434,29 +349,40 @@ class Store:
 
     # -- queries --------------------------------------------------------------------------
 
-    def leaderboard(self, study: StudyRecord) -> list[PolicyScore]:
+    def leaderboard(self, study: StudyRecord, *, every_budget: bool = False) -> list[PolicyScore]:
         """The study's configurations ranked by the mean of its metric over seeds.
 
         Configurations with a completed trial come first, best first; those that never
-        completed (all diverged, pruned or failed) follow with a NaN mean.
+        completed (all diverged, pruned or failed) follow with a NaN mean. A configuration is a
+        (policy, budget) pair: `fixed(lr=0.1)` trained for 150 and for 300 steps are two.
+
+        Only the trials trained for the study's full budget (`study.budget`) are ranked, so
+        the phase parts of a composed study never stand beside full runs; `every_budget=True`
+        ranks the trials of every budget.
         """
+        budget = None if every_budget else study.budget
         query = (
-            sa.select(*_LEAN_COLUMNS)
+            sa.select(*_queries.LEAN_COLUMNS)
             .where(TrialRow.study_id == study.id)
             .order_by(TrialRow.number)
         )
-        # A policy spec without a horizon (`fixed(lr=0.1)`) may run at several budgets in one
-        # study (the phases of a compose study): each budget is its own configuration.
-        by_policy: dict[tuple[str, int], list[_LeanTrial]] = {}
+        if budget is not None:
+            query = query.where(TrialRow.total_steps == int(budget))
+        by_configuration: dict[tuple[str, int], list[_queries.LeanTrial]] = {}
         with self.session() as session:
             for row in session.execute(query):
-                trial = _LeanTrial(*row)
-                by_policy.setdefault((trial.policy, trial.total_steps), []).append(trial)
-        scores = [_score(trials, study.metric) for trials in by_policy.values()]
-        return _rank(scores, study.mode)
+                trial = _queries.LeanTrial(*row)
+                by_configuration.setdefault((trial.policy, trial.total_steps), []).append(trial)
+        scores = [_queries.score(trials, study.metric) for trials in by_configuration.values()]
+        return _queries.rank(scores, study.mode)
 
     def top_k(
-        self, task: TaskInfo, k: int, *, metric: str | None = None, mode: str | None = None
+        self,
+        task: TaskInfo,
+        k: int,
+        *,
+        metric: str | None = None,
+        mode: str | Direction | None = None,
     ) -> list[PolicyScore]:
         """The k best known policy families for a task: its own studies, else the nearest tasks.
 
@@ -465,21 +391,15 @@ class Store:
         count when those are given. Empty when nothing is known.
         """
         studies = self.studies()
-        own = [s for s in studies if s.task.name == task.name] or _nearest(task, studies)
+        own = [s for s in studies if s.task.name == task.name] or _queries.nearest(task, studies)
         own = [
             s for s in own if (not metric or s.metric == metric) and (not mode or s.mode == mode)
         ]
         candidates: list[PolicyScore] = []
         for study in own:
-            candidates += [
-                dataclasses.replace(s, source=f"study {study.name}")
-                for s in self.leaderboard(study)
-                if not math.isnan(s.mean)
-            ]
-        best_per_family: dict[str, PolicyScore] = {}
-        for score in _rank(candidates, mode or (own[0].mode if own else "max")):
-            best_per_family.setdefault(score.family, score)
-        return list(best_per_family.values())[:k]
+            candidates += _queries.with_source(self.leaderboard(study), f"study {study.name}")
+        chosen = mode or (own[0].mode if own else Direction.MAX)
+        return _queries.best_per_family(candidates, chosen)[:k]
 
     def known_task(self, name: str) -> TaskRecord | None:
         """The most recently stored task with this name, or None."""
@@ -487,7 +407,7 @@ class Store:
             row = session.scalar(
                 sa.select(TaskRow).where(TaskRow.name == name).order_by(TaskRow.id.desc()).limit(1)
             )
-            return None if row is None else _task_record(row)
+            return None if row is None else task_record(row)
 
     # -- recipes --------------------------------------------------------------------------
 
@@ -502,248 +422,18 @@ class Store:
         """The published recipes shipped with LRBench++ (priors for top-k)."""
         with self.session() as session:
             rows = session.scalars(sa.select(RecipeRow).order_by(RecipeRow.id))
-            return [
-                RecipeRecord(
-                    name=r.name,
-                    model=r.model,
-                    domain=r.domain,
-                    optimizer=r.optimizer,
-                    family=r.family,
-                    lr=r.lr,
-                    epochs=r.epochs,
-                    warmup=r.warmup,
-                    source=r.source,
-                )
-                for r in rows
-            ]
+            return [to_record(row, RecipeRecord) for row in rows]
 
     # -- export and import ----------------------------------------------------------------
 
     def export_study(self, name: str) -> dict[str, Any]:
         """A study with its task, trials and metric points, as JSON-ready data."""
-        study = self.require_study(name)
-        trials = []
-        for trial in self.trials(study.id):
-            data = dataclasses.asdict(trial)
-            data["status"] = trial.status.value
-            for key in ("started_at", "finished_at"):
-                data[key] = data[key].isoformat() if data[key] else None
-            del data["id"], data["study_id"]
-            data["points"] = [list(p) for p in self.points(trial.id)]
-            trials.append(data)
-        task = dataclasses.asdict(study.task)
-        del task["id"]
-        return {
-            "format": EXPORT_FORMAT,
-            "study": {
-                "name": study.name,
-                "objective": study.objective,
-                "metric": study.metric,
-                "mode": study.mode,
-                "strategy": study.strategy,
-                "status": study.status,
-                "config": study.config,
-            },
-            "task": task,
-            "trials": trials,
-        }
+        return _export.export_study(self, name)
 
     def import_study(self, data: Mapping[str, Any], *, name: str | None = None) -> StudyRecord:
         """Store an exported study (under `name` if given); refuses to overwrite one."""
-        if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
-            raise ConfigError(f"not an LRBench++ study export (expected format {EXPORT_FORMAT})")
-        try:
-            meta = dict(data["study"])
-            study_name = name or meta["name"]
-            if self.study(study_name) is not None:
-                raise ConfigError(
-                    f"a study named {study_name!r} already exists; import it under another "
-                    "name with --name"
-                )
-            task = self.task(TaskInfo(**data["task"]))
-            trial_rows = []
-            for trial in data["trials"]:
-                fields = {k: v for k, v in trial.items() if k != "points"}
-                for key in ("started_at", "finished_at"):
-                    fields[key] = dt.datetime.fromisoformat(fields[key]) if fields[key] else None
-                trial_rows.append((fields, trial["points"]))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ConfigError(f"malformed study export: {error!r}") from None
-        with self.session() as session:
-            study = StudyRow(
-                name=study_name,
-                task_id=task.id,
-                objective=meta["objective"],
-                metric=meta["metric"],
-                mode=meta["mode"],
-                strategy=meta["strategy"],
-                status=meta["status"],
-                config=meta["config"],
-            )
-            session.add(study)
-            session.flush()
-            for fields, points in trial_rows:
-                row = TrialRow(study_id=study.id, **fields)
-                session.add(row)
-                session.flush()
-                if points:
-                    session.execute(
-                        sa.insert(MetricPointRow),
-                        [
-                            {"trial_id": row.id, "step": s, "name": n, "value": v}
-                            for s, n, v in points
-                        ],
-                    )
-            return _study_record(study)
-
-    def delete_study(self, name: str) -> None:
-        """Delete a study, its trials and their points."""
-        study = self.require_study(name)
-        with self.session() as session:
-            trial_ids = sa.select(TrialRow.id).where(TrialRow.study_id == study.id)
-            session.execute(
-                sa.delete(MetricPointRow).where(MetricPointRow.trial_id.in_(trial_ids))
-            )
-            session.execute(sa.delete(TrialRow).where(TrialRow.study_id == study.id))
-            session.execute(sa.delete(StudyRow).where(StudyRow.id == study.id))
+        return _export.import_study(self, data, name=name)
 
 
 def _config_key(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _task_record(row: TaskRow) -> TaskRecord:
-    return TaskRecord(
-        id=row.id,
-        name=row.name,
-        domain=row.domain,
-        model=row.model,
-        dataset=row.dataset,
-        optimizer=row.optimizer,
-        batch_size=row.batch_size,
-        horizon=row.horizon,
-        params=dict(row.params or {}),
-    )
-
-
-def _study_record(row: StudyRow) -> StudyRecord:
-    return StudyRecord(
-        id=row.id,
-        name=row.name,
-        task=_task_record(row.task),
-        objective=row.objective,
-        metric=row.metric,
-        mode=row.mode,
-        strategy=row.strategy,
-        status=row.status,
-        config=dict(row.config),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _trial_record(row: TrialRow) -> TrialRecord:
-    return TrialRecord(
-        id=row.id,
-        study_id=row.study_id,
-        number=row.number,
-        policy=row.policy,
-        family=row.family,
-        lr=row.lr,
-        seed=row.seed,
-        total_steps=row.total_steps,
-        status=TrialStatus(row.status),
-        attempt=row.attempt,
-        cost_steps=row.cost_steps,
-        cost_samples=row.cost_samples,
-        cost_tokens=row.cost_tokens,
-        cost_seconds=row.cost_seconds,
-        metrics=dict(row.metrics or {}),
-        error=row.error,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
-
-
-class _LeanTrial(NamedTuple):
-    """The columns a leaderboard needs, read without building ORM objects."""
-
-    policy: str
-    family: str
-    lr: float
-    status: str
-    metrics: dict[str, Any]
-    cost_steps: int
-    cost_seconds: float
-    total_steps: int
-
-
-_LEAN_COLUMNS = (
-    TrialRow.policy,
-    TrialRow.family,
-    TrialRow.lr,
-    TrialRow.status,
-    TrialRow.metrics,
-    TrialRow.cost_steps,
-    TrialRow.cost_seconds,
-    TrialRow.total_steps,
-)
-
-
-def _score(trials: Sequence[_LeanTrial], metric: str) -> PolicyScore:
-    complete = TrialStatus.complete.value
-    values = [
-        t.metrics[metric] for t in trials if t.status == complete and metric in (t.metrics or {})
-    ]
-    statuses: dict[str, int] = {}
-    for trial in trials:
-        statuses[trial.status] = statuses.get(trial.status, 0) + 1
-    mean = sum(values) / len(values) if values else math.nan
-    std = (
-        math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-        if len(values) > 1
-        else 0.0
-    )
-    first = trials[0]
-    return PolicyScore(
-        policy=first.policy,
-        family=first.family,
-        lr=first.lr,
-        metric=metric,
-        mean=mean,
-        std=std,
-        seeds=len(values),
-        statuses=statuses,
-        cost_steps=sum(t.cost_steps for t in trials),
-        cost_seconds=sum(t.cost_seconds for t in trials),
-        total_steps=first.total_steps,
-    )
-
-
-def _rank(scores: Iterable[PolicyScore], mode: str) -> list[PolicyScore]:
-    sign = -1.0 if mode == "max" else 1.0
-    return sorted(
-        scores, key=lambda s: (math.isnan(s.mean), 0.0 if math.isnan(s.mean) else sign * s.mean)
-    )
-
-
-def _nearest(target: TaskInfo, studies: Sequence[StudyRecord]) -> list[StudyRecord]:
-    def likeness(task: TaskInfo) -> int:
-        return sum(
-            bool(getattr(task, f)) and getattr(task, f) == getattr(target, f)
-            for f in ("model", "dataset", "optimizer", "domain")
-        )
-
-    scored = [(likeness(s.task), s) for s in studies if s.task.name != target.name]
-    best = max((score for score, _ in scored), default=0)
-    return [s for score, s in scored if score == best and score > 0]
-
-
-def read_export(path: Path) -> dict[str, Any]:
-    """Load a study export file, with a clear error for a missing or broken file."""
-    try:
-        return dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        raise ConfigError(f"no such file: {str(path)!r}") from None
-    except (json.JSONDecodeError, TypeError, ValueError) as error:
-        raise ConfigError(f"{str(path)!r} is not a JSON study export: {error}") from None

@@ -3,27 +3,39 @@
 Built-in: `digits-mlp` (an MLP on scikit-learn's digits) and `charlm` (fine-tuning a small
 pretrained byte-level transformer on text that ships with Python). Any function
 `train(trial) -> dict[str, float]` is a task too (see `lrbench.trial`).
+
+The built-in tasks are registered by name and imported on first use, so importing this
+package imports neither torch nor scikit-learn.
 """
 
-from lrbench.tasks import charlm, digits
 from lrbench.tasks._base import (
     BuiltinTask,
     TaskSpec,
+    builtin_names,
     builtin_tasks,
-    load_state_dicts,
     load_task,
     register_task,
+)
+from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._loop import (
+    OPTIMIZERS,
+    load_state_dicts,
+    make_optimizer,
     state_dicts,
+    train_loop,
 )
 
 __all__ = [
+    "OPTIMIZERS",
     "BuiltinTask",
+    "TaskInfo",
     "TaskSpec",
+    "builtin_names",
     "builtin_tasks",
-    "charlm",
-    "digits",
     "load_state_dicts",
     "load_task",
+    "make_optimizer",
     "register_task",
     "state_dicts",
+    "train_loop",
 ]

@@ -16,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from lrbench.exceptions import ConfigError
-from lrbench.store import TaskInfo
+from lrbench.tasks._info import TaskInfo
 from lrbench.trial import Trial
 
 __all__ = [
     "BuiltinTask",
     "TaskSpec",
+    "builtin_names",
     "builtin_tasks",
-    "load_state_dicts",
     "load_task",
     "register_task",
-    "state_dicts",
 ]
 
 TrainFunction = Callable[[Trial], Mapping[str, float]]
@@ -37,7 +36,9 @@ class BuiltinTask:
 
     Subclasses set `name`, `metrics` (what they report, the first being the default
     objective), `mode`, `total_steps` (default budget) and `defaults` (their params), and
-    implement `train(trial)` and `info(params)`.
+    implement `train(trial)` and `info(params)`. A task whose metrics depend on its settings
+    (benchmark scores the user chooses) overrides `metrics_for(params)`; a study checks its
+    metric against that list before any trial runs.
     """
 
     name = ""
@@ -55,6 +56,10 @@ class BuiltinTask:
         """The task's description for the database."""
         raise NotImplementedError
 
+    def metrics_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The metrics the task reports with these settings; the first is the default."""
+        return self.metrics
+
     def prepare(self, params: Mapping[str, Any]) -> None:
         """One-off work before the first trial (e.g. building a pretrained checkpoint)."""
 
@@ -63,6 +68,8 @@ class BuiltinTask:
 
 
 _TASKS: dict[str, BuiltinTask] = {}
+#: Built-in tasks by name -> the module that registers them, imported on first use.
+_LAZY_TASKS = {"digits-mlp": "lrbench.tasks.digits", "charlm": "lrbench.tasks.charlm"}
 
 
 def register_task(task: BuiltinTask) -> BuiltinTask:
@@ -71,12 +78,23 @@ def register_task(task: BuiltinTask) -> BuiltinTask:
     return task
 
 
+def builtin_names() -> list[str]:
+    """The names of the built-in and registered tasks (imports none of them)."""
+    return list(dict.fromkeys([*_LAZY_TASKS, *_TASKS]))
+
+
+def _builtin(name: str) -> BuiltinTask | None:
+    if name not in _TASKS and name in _LAZY_TASKS:
+        importlib.import_module(_LAZY_TASKS[name])
+    return _TASKS.get(name)
+
+
 def builtin_tasks() -> dict[str, BuiltinTask]:
-    """The registered built-in tasks by name."""
-    return dict(_TASKS)
+    """The built-in and registered tasks by name (imports each one)."""
+    return {name: task for name in builtin_names() if (task := _builtin(name)) is not None}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskSpec:
     """A resolved task: how to call it, how to find it again in a worker, what it is.
 
@@ -85,7 +103,8 @@ class TaskSpec:
         name: The name stored in the database (for files, `file.py:function`).
         function: The training function.
         params: The task's settings (built-in defaults merged with the user's).
-        metrics: The metrics a built-in task reports; empty for user functions.
+        metrics: The metrics a built-in task reports with these params; empty for user
+            functions.
         builtin: The built-in task object, if it is one.
     """
 
@@ -107,8 +126,8 @@ class TaskSpec:
 def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
     """Resolve a task reference (registered name, `module:function` or `file.py:function`)."""
     params = dict(params or {})
-    if ref in _TASKS:
-        task = _TASKS[ref]
+    task = _builtin(ref)
+    if task is not None:
         unknown = sorted(set(params) - set(task.defaults))
         if unknown:
             raise ConfigError(
@@ -116,12 +135,19 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
                 f"(valid: {', '.join(task.defaults) or 'none'})"
             )
         merged = {**task.defaults, **params}
-        return TaskSpec(ref, ref, task, merged, task.metrics, task)
+        return TaskSpec(
+            ref=ref,
+            name=ref,
+            function=task,
+            params=merged,
+            metrics=task.metrics_for(merged),
+            builtin=task,
+        )
     if ":" not in ref:
-        close = difflib.get_close_matches(ref, _TASKS, n=2)
+        close = difflib.get_close_matches(ref, builtin_names(), n=2)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(
-            f"unknown task {ref!r}{hint} (built-in: {', '.join(_TASKS)}; or give "
+            f"unknown task {ref!r}{hint} (built-in: {', '.join(builtin_names())}; or give "
             "package.module:function or path/to/file.py:function)"
         )
     location, _, function_name = ref.rpartition(":")
@@ -150,7 +176,7 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
             f"{location} has no function {function_name!r} "
             f"(functions there: {', '.join(available) or 'none'})"
         )
-    return TaskSpec(ref, name, function, params)
+    return TaskSpec(ref=ref, name=name, function=function, params=params)
 
 
 def _load_file(path: Path, ref: str) -> Any:
@@ -170,24 +196,3 @@ def _load_file(path: Path, ref: str) -> Any:
         del sys.modules[module_name]
         raise ConfigError(f"importing task file {str(path)!r} failed: {error!r}") from None
     return module
-
-
-def state_dicts(objects: Mapping[str, Any]) -> dict[str, Any]:
-    """A checkpoint of a task's objects: each one's `state_dict()` (a generator's RNG state)."""
-    import torch
-
-    return {
-        name: obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
-        for name, obj in objects.items()
-    }
-
-
-def load_state_dicts(objects: Mapping[str, Any], state: Mapping[str, Any]) -> None:
-    """Put the objects back as `state_dicts(objects)` saved them."""
-    import torch
-
-    for name, obj in objects.items():
-        if isinstance(obj, torch.Generator):
-            obj.set_state(state[name])
-        else:
-            obj.load_state_dict(state[name])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sysconfig
 from collections.abc import Mapping
 from functools import cache
@@ -23,9 +22,10 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from lrbench.store import TaskInfo
-from lrbench.tasks._base import BuiltinTask, load_state_dicts, register_task, state_dicts
-from lrbench.tasks.digits import make_optimizer
+from lrbench._files import atomic_write, cache_dir
+from lrbench.tasks._base import BuiltinTask, register_task
+from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._loop import make_optimizer, train_loop
 from lrbench.trial import Trial
 
 PRETRAIN_STEPS = 1200
@@ -105,11 +105,6 @@ def _lm_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> t
     return functional.cross_entropy(logits.reshape(-1, 256), targets.reshape(-1))
 
 
-def cache_dir() -> Path:
-    """Where pretrained checkpoints are kept (`$LRBENCH_CACHE`, else ~/.cache/lrbench)."""
-    return Path(os.environ.get("LRBENCH_CACHE", Path.home() / ".cache" / "lrbench"))
-
-
 class CharLM(BuiltinTask):
     """Fine-tune a pretrained byte-level transformer; metric `val_loss` (nats per byte)."""
 
@@ -179,10 +174,8 @@ class CharLM(BuiltinTask):
             loss.backward()
             optimizer.step()
             scheduler.step()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(model.state_dict(), partial)
-        partial.replace(path)  # atomic: concurrent workers never read half a file
+        weights = model.state_dict()
+        atomic_write(path, lambda partial: torch.save(weights, partial))  # workers read it
 
     def train(self, trial: Trial) -> Mapping[str, float]:
         params = trial.params
@@ -199,31 +192,26 @@ class CharLM(BuiltinTask):
         torch.manual_seed(trial.seed)
         optimizer = make_optimizer(str(params["optimizer"]), model.parameters(), params)
         generator = torch.Generator().manual_seed(trial.seed)
-        state = {"model": model, "optimizer": optimizer, "generator": generator}
-        if trial.resume_state is not None:  # a forked phase of a compose study
-            load_state_dicts(state, trial.resume_state)
-        monitor = trial.monitor(optimizer)
         trial.samples_per_step = batch_size
         trial.tokens_per_step = batch_size * context
-        every = max(1, trial.total_steps // int(params["evaluations"]))
+
+        def batch_loss() -> torch.Tensor:
+            starts = torch.randint(0, len(train) - context - 1, (batch_size,), generator=generator)
+            return _lm_loss(model, *_windows(train, starts, context))
 
         def validation_loss() -> float:
             with torch.no_grad():
                 return float(_lm_loss(model, valid_inputs, valid_targets))
 
-        train_loss = float("nan")
-        for step in range(trial.start_step, trial.total_steps):
-            starts = torch.randint(0, len(train) - context - 1, (batch_size,), generator=generator)
-            loss = _lm_loss(model, *_windows(train, starts, context))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            monitor.step(loss=loss)
-            train_loss = loss.item()
-            if (step + 1) % every == 0 or step + 1 == trial.total_steps:
-                trial.report(step + 1, val_loss=validation_loss(), train_loss=train_loss)
-            if trial.wants_checkpoint(step + 1):
-                trial.save_checkpoint(step + 1, state_dicts(state))
+        train_loss = train_loop(
+            trial,
+            model=model,
+            optimizer=optimizer,
+            generator=generator,
+            batch_loss=batch_loss,
+            evaluate=lambda loss: {"val_loss": validation_loss(), "train_loss": loss},
+            evaluations=int(params["evaluations"]),
+        )
         return {"val_loss": validation_loss(), "train_loss": train_loss}
 
 

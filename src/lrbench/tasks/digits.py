@@ -14,12 +14,10 @@ from typing import Any
 import torch
 
 from lrbench.evaluate import classification_metrics
-from lrbench.exceptions import ConfigError
-from lrbench.store import TaskInfo
-from lrbench.tasks._base import BuiltinTask, load_state_dicts, register_task, state_dicts
+from lrbench.tasks._base import BuiltinTask, register_task
+from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._loop import make_optimizer, train_loop
 from lrbench.trial import Trial
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
 @cache
@@ -32,22 +30,6 @@ def _data() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     train, test = order[:1400], order[1400:]
     return x[train], y[train], x[test], y[test]
-
-
-def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """The optimizer named in the task's params; the LR (0 here) is set by the Monitor."""
-    if name == "sgd":
-        return torch.optim.SGD(
-            parameters,
-            lr=0.0,
-            momentum=float(params["momentum"]),
-            weight_decay=float(params["weight_decay"]),
-        )
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=0.0, weight_decay=float(params["weight_decay"]))
-    if name == "adamw":
-        return torch.optim.AdamW(parameters, lr=0.0, weight_decay=float(params["weight_decay"]))
-    raise ConfigError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
 class DigitsMLP(BuiltinTask):
@@ -100,29 +82,30 @@ class DigitsMLP(BuiltinTask):
         )
         optimizer = make_optimizer(str(params["optimizer"]), model.parameters(), params)
         generator = torch.Generator().manual_seed(trial.seed)
-        state = {"model": model, "optimizer": optimizer, "generator": generator}
-        if trial.resume_state is not None:  # a forked phase of a compose study
-            load_state_dicts(state, trial.resume_state)
-        monitor = trial.monitor(optimizer)
         batch_size = int(params["batch_size"])
         trial.samples_per_step = batch_size
-        every = max(1, trial.total_steps // int(params["evaluations"]))
         loss_fn = torch.nn.functional.cross_entropy
-        for step in range(trial.start_step, trial.total_steps):
+
+        def batch_loss() -> torch.Tensor:
             batch = torch.randint(0, len(train_x), (batch_size,), generator=generator)
-            loss = loss_fn(model(train_x[batch]), train_y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            monitor.step(loss=loss)
-            if (step + 1) % every == 0 or step + 1 == trial.total_steps:
-                with torch.no_grad():
-                    logits = model(test_x)
-                    test_loss = float(loss_fn(logits, test_y))
-                    accuracy = float((logits.argmax(1) == test_y).float().mean())
-                trial.report(step + 1, accuracy=accuracy, loss=test_loss)
-            if trial.wants_checkpoint(step + 1):
-                trial.save_checkpoint(step + 1, state_dicts(state))
+            return loss_fn(model(train_x[batch]), train_y[batch])
+
+        def evaluate(train_loss: float) -> dict[str, float]:
+            with torch.no_grad():
+                logits = model(test_x)
+                test_loss = float(loss_fn(logits, test_y))
+                accuracy = float((logits.argmax(1) == test_y).float().mean())
+            return {"accuracy": accuracy, "loss": test_loss}
+
+        train_loop(
+            trial,
+            model=model,
+            optimizer=optimizer,
+            generator=generator,
+            batch_loss=batch_loss,
+            evaluate=evaluate,
+            evaluations=int(params["evaluations"]),
+        )
         with torch.no_grad():
             logits = model(test_x)
             test_loss = float(loss_fn(logits, test_y))

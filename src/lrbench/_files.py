@@ -1,0 +1,47 @@
+"""Files LRBench++ keeps beside its database: where they live and how they are written.
+
+Every file another process may read while it is being written (a pretrained checkpoint, a
+phase checkpoint that a forked trial loads) is written to a temporary name and renamed, so a
+reader sees the whole file or none of it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write", "cache_dir", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
+
+
+def cache_dir() -> Path:
+    """LRBench++'s cache: `$LRBENCH_CACHE`, else `~/.cache/lrbench`."""
+    return Path(os.environ.get("LRBENCH_CACHE", Path.home() / ".cache" / "lrbench"))
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(partial)` on a temporary file beside `path`, then rename it to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    write(partial)
+    partial.replace(path)
+
+
+def checkpoint_path(directory: str | Path, trial_id: int, step: int) -> Path:
+    """Where a trial's state after `step` updates is kept."""
+    return Path(directory) / f"trial-{trial_id}-step-{step}.pt"
+
+
+def save_checkpoint(path: Path, state: Any) -> None:
+    """Save a torch checkpoint atomically."""
+    import torch
+
+    atomic_write(path, lambda partial: torch.save(state, partial))
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    """Load a checkpoint written by `save_checkpoint` (tensors and plain data only)."""
+    import torch
+
+    return torch.load(path, weights_only=True)

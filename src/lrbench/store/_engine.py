@@ -1,0 +1,126 @@
+"""The engine and the schema: URLs, connections, revision checks and migrations."""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from lrbench.exceptions import ConfigError, MissingDependencyError, StorageError
+from lrbench.store._models import Base
+
+__all__ = [
+    "DEFAULT_URL",
+    "connect_error",
+    "has_tables",
+    "make_engine",
+    "refuse_revision",
+    "resolve_url",
+    "schema_revisions",
+    "upgrade",
+]
+
+DEFAULT_URL = "sqlite:///lrbench.db"
+_URL_HINT = "e.g. sqlite:///lrbench.db or postgresql+psycopg://user@host:5432/dbname"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: the argument, else `$LRBENCH_DB`, else `sqlite:///lrbench.db`."""
+    return url or os.environ.get("LRBENCH_DB") or DEFAULT_URL
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url` (SQLite in WAL mode with a busy timeout; PostgreSQL via psycopg)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"`--db` is not a database URL: {url!r} ({_URL_HINT})") from None
+    if parsed.drivername == "postgresql":  # the driver we support and install
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise ConfigError(f"unsupported database URL {url!r} ({_URL_HINT})") from None
+    except ImportError as error:
+        raise MissingDependencyError(str(error.name or "psycopg"), "postgres") from None
+
+
+def connect_error(error: Exception, display_url: str) -> StorageError:
+    """One line saying the database cannot be reached, and why."""
+    reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+    return StorageError(f"cannot connect to the database {display_url}: {reason}")
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("lrbench.store") / "migrations"))
+    return config
+
+
+def schema_revisions(engine: Engine, display_url: str) -> tuple[str | None, str | None]:
+    """(the database's schema revision, the newest this code knows)."""
+    head = _head_revision()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except DBAPIError as error:  # unreachable, refused, or not a database at all
+        raise connect_error(error, display_url) from None
+    return current, head
+
+
+def has_tables(engine: Engine) -> bool:
+    """True if the database holds any LRBench++ table."""
+    return bool(set(sa.inspect(engine).get_table_names()) & set(Base.metadata.tables))
+
+
+def refuse_revision(display_url: str, current: str | None, head: str | None) -> StorageError:
+    """The error for a database of another schema revision, naming the command that fixes it."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current is not None and current not in known:
+        return StorageError(
+            f"the database {display_url} was written by a newer LRBench++ (schema "
+            f"revision {current}; this version knows up to {head}): upgrade LRBench++ with "
+            "`pip install -U lrbenchpp`"
+        )
+    return StorageError(
+        f"the database {display_url} has schema revision {current or 'none'}, older "
+        f"than this LRBench++ ({head}): run `lrbench db upgrade --db {display_url}`"
+    )
+
+
+def upgrade(engine: Engine, display_url: str) -> tuple[str | None, str | None]:
+    """Migrate the schema to the newest revision; returns (before, after)."""
+    before, head = schema_revisions(engine, display_url)
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, head

@@ -1,0 +1,91 @@
+"""The training skeleton the built-in tasks share: optimizer choice, the Monitor, evaluation
+cadence, and the checkpoints that let a composed study fork a trained phase."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lrbench.exceptions import ConfigError
+from lrbench.trial import Trial
+
+__all__ = ["OPTIMIZERS", "load_state_dicts", "make_optimizer", "state_dicts", "train_loop"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any:
+    """The optimizer named `name` (`sgd` with `params['momentum']`, `adam`, `adamw`), with
+    `params['weight_decay']`; its LR (0 here) is set by the Monitor."""
+    import torch
+
+    decay = float(params["weight_decay"])
+    if name == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=0.0, momentum=float(params["momentum"]), weight_decay=decay
+        )
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=0.0, weight_decay=decay)
+    if name == "adamw":
+        return torch.optim.AdamW(parameters, lr=0.0, weight_decay=decay)
+    raise ConfigError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def state_dicts(objects: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint of a task's objects: each one's `state_dict()` (a generator's RNG state)."""
+    import torch
+
+    return {
+        name: obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
+        for name, obj in objects.items()
+    }
+
+
+def load_state_dicts(objects: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+    """Put the objects back as `state_dicts(objects)` saved them."""
+    import torch
+
+    for name, obj in objects.items():
+        if isinstance(obj, torch.Generator):
+            obj.set_state(state[name])
+        else:
+            obj.load_state_dict(state[name])
+
+
+def train_loop(
+    trial: Trial,
+    *,
+    model: Any,
+    optimizer: Any,
+    generator: Any,
+    batch_loss: Callable[[], Any],
+    evaluate: Callable[[float], Mapping[str, float]],
+    evaluations: int,
+) -> float:
+    """Train `model` from `trial.start_step` to `trial.total_steps`; return the last loss.
+
+    Each update draws a batch with `batch_loss()` (which should use `generator` for its
+    data order), steps the optimizer and the Monitor (which sets the LR and stops the trial
+    on divergence). `evaluations` times over the budget, and after the last update,
+    `trial.report(step, **evaluate(train_loss))`. A forked trial resumes the model, optimizer
+    and generator from `trial.resume_state`; where the study asks for it, their state is saved.
+    """
+    state = {"model": model, "optimizer": optimizer, "generator": generator}
+    if trial.resume_state is not None:  # a forked phase of a composed study
+        load_state_dicts(state, trial.resume_state)
+    monitor = trial.monitor(optimizer)
+    every = max(1, trial.total_steps // evaluations)
+    train_loss = math.nan
+    for step in range(trial.start_step, trial.total_steps):
+        loss = batch_loss()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        monitor.step(loss=loss)
+        train_loss = loss.item()
+        if (step + 1) % every == 0 or step + 1 == trial.total_steps:
+            trial.report(step + 1, **evaluate(train_loss))
+        if trial.wants_checkpoint(step + 1):
+            trial.save_checkpoint(step + 1, state_dicts(state))
+    return train_loss
