@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from lrbench.search import grid, make_policy
+from lrbench.search import make_policy
+from lrbench.search.grid import grid
 from lrbench.study import StudyConfig, tune
 from lrbench.tasks import load_task
 from lrbench.trial import Trial

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 import lrbench
-from lrbench.search.bayes import SHAPES
+from lrbench.evaluate import Direction
+from lrbench.search.bayes import SHAPES, propose
+from lrbench.store import TrialRecord, TrialStatus
 
 
 def _values(distribution):
@@ -34,3 +36,56 @@ def test_shape_parameters_round_trip_through_the_stored_spec(family: str, data) 
             assert read[name] == pytest.approx(params[name], abs=1 / total_steps)
         else:
             assert read[name] == pytest.approx(params[name], rel=1e-3, abs=1e-9)
+
+
+def _stored(number: int, policy: str, template: str, value: float) -> TrialRecord:
+    return TrialRecord(
+        id=number,
+        study_id=1,
+        number=number,
+        policy=policy,
+        family=template,
+        lr=lrbench.parse(policy).lr,
+        seed=0,
+        total_steps=100,
+        status=TrialStatus.complete,
+        attempt=1,
+        cost_steps=100,
+        cost_samples=0,
+        cost_tokens=0,
+        cost_seconds=0.0,
+        metrics={"accuracy": value},
+        error=None,
+        started_at=None,
+        finished_at=None,
+    )
+
+
+def _run_bayes(seed: int, rounds: int) -> list[str]:
+    """Propose one configuration per round, as a 1-worker study does."""
+    trials: list[TrialRecord] = []
+    for number in range(rounds):
+        (candidate,) = propose(
+            trials,
+            templates=["fixed"],
+            family_of_template={"fixed": "fixed"},
+            lr_min=1e-4,
+            lr_max=1.0,
+            total_steps=100,
+            metric="accuracy",
+            direction=Direction.MAX,
+            count=1,
+            seed=seed,
+            startup=10,
+        )
+        trials.append(_stored(number, candidate.policy, "fixed", 0.5))
+    return [t.policy for t in trials]
+
+
+def test_bayes_repeats_with_other_seeds_draw_other_configurations() -> None:
+    # The sampler was seeded with `seed + len(trials)`, so seed 1's first draw was seed 0's
+    # second: repeats with --seed 0, 1, 2 shared most of their start-up configurations.
+    runs = [_run_bayes(seed, rounds=4) for seed in (0, 1, 2)]
+    for first, second in [(0, 1), (0, 2), (1, 2)]:
+        assert not set(runs[first]) & set(runs[second])
+    assert _run_bayes(0, rounds=4) == runs[0]  # and a seed still repeats exactly

@@ -13,7 +13,7 @@ from lrbench import ConfigError
 from lrbench.search import Candidate
 from lrbench.search.compose import fork_rows, parent_policy, phase_ends, select_parents
 from lrbench.store import TrialStatus
-from lrbench.study import StudyConfig, tune
+from lrbench.study import MultiPolicy, StudyConfig, tune
 from lrbench.tasks import load_task
 from lrbench.trial import Trial
 
@@ -24,9 +24,7 @@ COMPOSE = StudyConfig(
     lr_max=1.0,
     trials=4,
     total_steps=60,
-    objective="compose",
-    phases=2,
-    keep=2,
+    objective=MultiPolicy(phases=2, keep=2),
 )
 
 NO_CHECKPOINTS = '''
@@ -117,8 +115,7 @@ def test_a_task_without_checkpoints_is_composed_by_training_each_sequence_whole(
         lr_max=0.1,
         trials=2,
         total_steps=20,
-        objective="compose",
-        keep=1,
+        objective=MultiPolicy(keep=1),
     )
     result = tune(config, db=f"sqlite:///{tmp_path / 'p.db'}")
     forked = [t for t in result.trials if t.family == "sequence"]
@@ -140,9 +137,7 @@ def test_three_phases_fork_twice_and_every_fork_trains_only_its_phase(tmp_path: 
         lr_max=0.5,
         trials=2,
         total_steps=60,
-        objective="compose",
-        phases=3,
-        keep=1,
+        objective=MultiPolicy(phases=3, keep=1),
     )
     result = tune(config, db=f"sqlite:///{tmp_path / 't.db'}")
     by_stages: dict[int, list] = {}
@@ -157,7 +152,6 @@ def test_three_phases_fork_twice_and_every_fork_trains_only_its_phase(tmp_path: 
     assert all(
         parent_policy(t.policy, [20, 40, 60]) == best_of_phase_two.policy for t in by_stages[3]
     )
-
 
 
 def test_every_view_of_a_compose_study_ranks_only_full_budget_runs(composed, capsys) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 import lrbench
 from lrbench import ConfigError
-from lrbench.search.halving import HalvingSpec
+from lrbench.execution.halving import Halving
 from lrbench.store import Store, TrialStatus
-from lrbench.study import StudyConfig, default_study_name, tune
+from lrbench.study import CostEffective, MultiPolicy, StudyConfig, default_study_name, tune
 
 COST = StudyConfig(
     task="digits-mlp",
@@ -32,7 +32,7 @@ def cost_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, object]:
 
 
 def test_rungs_sit_at_budget_over_powers_of_the_rate() -> None:
-    spec = HalvingSpec.for_budget("j", "max", total_steps=300, rate=3, rungs=2)
+    spec = Halving.for_budget("j", "max", total_steps=300, rate=3, rungs=2)
     assert spec.min_resource == 34  # ceil(300 / 9)
     assert spec.rung_steps(300) == [34, 102]
 
@@ -96,8 +96,11 @@ def test_an_unreachable_target_reports_the_best_and_the_cost_spent(tmp_path: Pat
     ("changes", "message"),
     [
         ({"objective": "cost"}, "`--target` is required with --objective cost"),
-        ({"objective": "cost", "target": 0.9, "halving_rate": 1}, "`--halving-rate` must be >= 2"),
-        ({"objective": "compose", "phases": 1}, "`--phases` must be >= 2"),
+        (
+            {"objective": CostEffective(halving_rate=1), "target": 0.9},
+            "`--halving-rate` must be >= 2",
+        ),
+        ({"objective": MultiPolicy(phases=1)}, "`--phases` must be >= 2"),
         ({"objective": "speed"}, "`--objective` must be one of single, cost, compose"),
     ],
 )

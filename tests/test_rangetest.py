@@ -187,8 +187,8 @@ def test_grid_range_is_the_contiguous_stretch_near_the_best() -> None:
 
 
 def test_grid_range_test_on_digits_is_a_stored_study(tmp_path: Path) -> None:
-    from lrbench.rangetest import grid_range_test
     from lrbench.store import Store
+    from lrbench.study.grid_range import grid_range_test
 
     db = f"sqlite:///{tmp_path / 'g.db'}"
     found = grid_range_test("digits-mlp", lr_min=1e-3, lr_max=10, points=5, steps=60, db=db)

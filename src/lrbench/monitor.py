@@ -194,6 +194,22 @@ class _DivergenceCheck:
         self.best = math.inf
         self.first = math.nan
 
+    def state_dict(self) -> dict[str, float]:
+        """The running statistics (the settings `factor` and `smoothing` are not state)."""
+        return {
+            "average": self.average,
+            "count": self.count,
+            "best": self.best,
+            "first": self.first,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore `state_dict()`; keys it does not hold keep their values."""
+        self.average = float(state.get("average", self.average))
+        self.count = int(state.get("count", self.count))
+        self.best = float(state.get("best", self.best))
+        self.first = float(state.get("first", self.first))
+
     def reason(self, loss: float) -> str | None:
         if not math.isfinite(loss):
             return f"loss is {loss}"
@@ -362,7 +378,7 @@ class Monitor:
         return {
             "step": self.step_count,
             "epoch": self.epoch,
-            "divergence": dict(vars(self._divergence)),
+            "divergence": self._divergence.state_dict(),
             **self._runner.state_dict(),
         }
 
@@ -370,7 +386,7 @@ class Monitor:
         """Go on from another run's `state_dict()` under this Monitor's own policy (a forked
         training phase): the step, the epoch and the divergence statistics carry over."""
         self.epoch = int(state["epoch"])
-        vars(self._divergence).update(state.get("divergence", {}))
+        self._divergence.load_state_dict(state.get("divergence", {}))
         self.seek(int(state["step"]))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -380,7 +396,7 @@ class Monitor:
             ConfigError: the state was saved by a Monitor running a different policy.
         """
         self._runner.load_state_dict(state)
-        vars(self._divergence).update(state.get("divergence", {}))
+        self._divergence.load_state_dict(state.get("divergence", {}))
         self.step_count = int(state["step"])
         self.epoch = int(state["epoch"])
         self._apply()

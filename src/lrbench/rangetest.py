@@ -33,10 +33,8 @@ import numpy as np
 from lrbench.exceptions import ConfigError, Diverged
 
 __all__ = [
-    "GridRangeResult",
     "RangeTestResult",
     "grid_range",
-    "grid_range_test",
     "minimum_tenth",
     "range_test",
     "range_test_model",
@@ -105,7 +103,7 @@ def valley(lrs: np.ndarray, smoothed: np.ndarray) -> float | None:
 RULES = {"steepest": steepest, "minimum/10": minimum_tenth, "valley": valley}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RangeTestResult:
     """The sweep's curve and what it suggests.
 
@@ -162,15 +160,15 @@ def suggest(
     start_level = smooth_used[0] if usable else math.nan
     if usable < 5 or not np.nanmin(smooth_used) < start_level * 0.98:
         return RangeTestResult(
-            lrs,
-            losses,
-            smoothed,
-            {name: None for name in RULES},
-            None,
-            None,
-            None,
-            diverged_at,
-            "the loss never fell over the sweep: lower lr_min (or the model "
+            lrs=lrs,
+            losses=losses,
+            smoothed=smoothed,
+            candidates={name: None for name in RULES},
+            suggestion=None,
+            spread=None,
+            range=None,
+            diverged_at=diverged_at,
+            reason="the loss never fell over the sweep: lower lr_min (or the model "
             "does not train); no suggestion",
         )
     candidates = {name: rule(lrs_used, smooth_used) for name, rule in RULES.items()}
@@ -180,14 +178,14 @@ def suggest(
     low_index = int(np.argmax(smooth_used < start_level * 0.98))
     high_index = int(np.nanargmin(smooth_used))
     return RangeTestResult(
-        lrs,
-        losses,
-        smoothed,
-        candidates,
-        suggestion,
-        spread,
-        (float(lrs_used[low_index]), float(lrs_used[high_index])),
-        diverged_at,
+        lrs=lrs,
+        losses=losses,
+        smoothed=smoothed,
+        candidates=candidates,
+        suggestion=suggestion,
+        spread=spread,
+        range=(float(lrs_used[low_index]), float(lrs_used[high_index])),
+        diverged_at=diverged_at,
     )
 
 
@@ -233,17 +231,17 @@ def range_test(
     from lrbench.trial import Trial
 
     policy = sweep_spec(lr_min, lr_max, steps, mode)
-    spec = load_task(task, params)
-    trial = Trial(policy=policy, total_steps=steps, seed=seed, params=spec.params)
+    resolved = load_task(task, params)
+    trial = Trial(policy=policy, total_steps=steps, seed=seed, params=resolved.params)
     diverged_at = None
     try:
-        spec.function(trial)
+        resolved.function(trial)
     except Diverged as diverged:
         diverged_at = diverged.step
     monitor = trial.active_monitor
     if monitor is None:
         raise ConfigError(
-            f"task {spec.name} did not call trial.monitor(optimizer): the range "
+            f"task {resolved.name} did not call trial.monitor(optimizer): the range "
             "test needs the Monitor to record the loss"
         )
     history = monitor.history
@@ -309,13 +307,13 @@ def range_test_model(
 
     from lrbench.monitor import Monitor
 
-    spec = sweep_spec(lr_min, lr_max, steps, mode)
+    sweep = sweep_spec(lr_min, lr_max, steps, mode)
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_scaler = copy.deepcopy(scaler.state_dict()) if scaler is not None else None
     saved_rng = _snapshot_rng()
     was_training = model.training
-    monitor = Monitor(spec, optimizer, on_divergence="raise", history_size=max(2 * steps, 4096))
+    monitor = Monitor(sweep, optimizer, on_divergence="raise", history_size=max(2 * steps, 4096))
     diverged_at = None
     try:
         model.train()
@@ -349,45 +347,6 @@ def range_test_model(
     return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
 
 
-@dataclasses.dataclass(frozen=True)
-class GridRangeResult:
-    """LRBench's grid range test: the metric of short fixed-LR runs against LR.
-
-    Attributes:
-        lrs: The LR grid (ascending).
-        values: The metric at each LR (mean over seeds; NaN where the run diverged).
-        metric: The metric's name; `mode` says whether higher is better.
-        suggestion: The LR with the best metric.
-        range: The widest run of neighbouring grid LRs around the best whose metric is within
-            `tolerance` (relative) of the best: the LRs worth searching.
-        study: The stored study that holds the runs.
-    """
-
-    lrs: np.ndarray
-    values: np.ndarray
-    metric: str
-    mode: str
-    suggestion: float | None
-    range: tuple[float, float] | None
-    tolerance: float
-    study: str
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready summary (`lrbench range-test --grid --format json`)."""
-        return {
-            "suggestion": self.suggestion,
-            "range": list(self.range) if self.range else None,
-            "metric": self.metric,
-            "mode": self.mode,
-            "tolerance": self.tolerance,
-            "study": self.study,
-            "curve": {
-                "lr": self.lrs.tolist(),
-                "value": [None if math.isnan(v) else v for v in self.values.tolist()],
-            },
-        }
-
-
 def grid_range(
     lrs: np.ndarray, values: np.ndarray, *, mode: str, tolerance: float
 ) -> tuple[float | None, tuple[float, float] | None]:
@@ -409,58 +368,3 @@ def grid_range(
     while high < len(lrs) - 1 and good(high + 1):
         high += 1
     return float(lrs[best]), (float(lrs[low]), float(lrs[high]))
-
-
-def grid_range_test(
-    task: str,
-    *,
-    lr_min: float = 1e-5,
-    lr_max: float = 10.0,
-    points: int = 9,
-    steps: int = 100,
-    tolerance: float = 0.05,
-    seeds: int = 1,
-    params: Mapping[str, Any] | None = None,
-    metric: str | None = None,
-    mode: str | None = None,
-    db: str | None = None,
-) -> GridRangeResult:
-    """Short runs at fixed LRs over a log grid, stored as a study; the metric against LR.
-
-    Reference: Wu et al., "Demystifying Learning Rate Policies for High Accuracy Training of
-    Deep Neural Networks" (IEEE BigData 2019): LRBench's value range test.
-    """
-    from lrbench.study import StudyConfig, tune
-
-    if not 0 < tolerance < 1:
-        raise ConfigError(f"`--tolerance` must be between 0 and 1, got {tolerance!r}")
-    if points < 3:
-        raise ConfigError(f"`--points` must be >= 3, got {points}")
-    config = StudyConfig(
-        task=task,
-        params=dict(params or {}),
-        metric=metric,
-        mode=mode,
-        policies=("fixed",),
-        lr_min=lr_min,
-        lr_max=lr_max,
-        strategy="grid",
-        trials=points,
-        total_steps=steps,
-        seeds=seeds,
-    )
-    result = tune(config, db=db)
-    by_lr = {s.lr: s.mean for s in result.leaderboard}
-    lrs = np.array(sorted(by_lr))
-    values = np.array([by_lr[lr] for lr in lrs])
-    suggestion, span = grid_range(lrs, values, mode=result.study.mode, tolerance=tolerance)
-    return GridRangeResult(
-        lrs,
-        values,
-        result.study.metric,
-        result.study.mode,
-        suggestion,
-        span,
-        tolerance,
-        result.study.name,
-    )

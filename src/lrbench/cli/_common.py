@@ -62,3 +62,11 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[key.strip()] = value
     return params
+
+
+def quiet_libraries() -> None:
+    """Keep Optuna's per-study INFO lines off the terminal (the library itself sets no
+    logging: this is the application's choice, passed on to worker processes)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)

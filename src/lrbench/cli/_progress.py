@@ -10,11 +10,12 @@ from rich import box
 from rich.console import RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from lrbench.cli._common import stderr
 from lrbench.execution import TrialJob, TrialOutcome
 from lrbench.store import PolicyScore, StudyRecord
-from lrbench.study import StudyEvents
+from lrbench.study import Standings, StudyEvents
 
 
 def _best_line(best: PolicyScore | None) -> str:
@@ -37,8 +38,9 @@ class PlainEvents(StudyEvents):
             f"study {study.name}: {pending} trials to run{resumed}", markup=False, highlight=False
         )
 
-    def trial_finished(self, outcome: TrialOutcome, best: PolicyScore | None) -> None:
+    def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         self.done += 1
+        best = standings.best()
         value = "" if math.isnan(outcome.value) else f" {outcome.value:.4g}"
         stderr.print(
             f"[{self.done}/{self.total}] trial {outcome.number} "
@@ -72,9 +74,8 @@ class RichEvents(StudyEvents):
     """A study bar, a trial bar, and a live leaderboard (best so far, statuses, cost)."""
 
     def __init__(self) -> None:
-        self.top: dict[str, float] = {}
+        self.ranked: list[PolicyScore] = []
         self.metric = ""
-        self.mode = "max"
         self.statuses: dict[str, int] = {}
         self.cost_steps = 0
         self.cost_seconds = 0.0
@@ -83,7 +84,7 @@ class RichEvents(StudyEvents):
         self.trial_bar = self.bars.add_task("trial", total=None, visible=False)
 
     def started(self, study: StudyRecord, total: int, pending: int) -> None:
-        self.metric, self.mode = study.metric, study.mode
+        self.metric = study.metric
         self.bars.start()
         self.bars.update(
             self.study_bar,
@@ -102,25 +103,20 @@ class RichEvents(StudyEvents):
     def progress(self, step: int) -> None:
         self.bars.update(self.trial_bar, completed=step)
 
-    def trial_finished(self, outcome: TrialOutcome, best: PolicyScore | None) -> None:
+    def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         self.bars.advance(self.study_bar)
         self.statuses[outcome.status.value] = self.statuses.get(outcome.status.value, 0) + 1
         self.cost_steps += outcome.cost_steps
         self.cost_seconds += outcome.cost_seconds
-        if not math.isnan(outcome.value):
-            previous = self.top.get(outcome.policy)
-            better = previous is None or (outcome.value > previous) == (self.mode == "max")
-            if better:
-                self.top[outcome.policy] = outcome.value
+        self.ranked = [s for s in standings.ranked() if not math.isnan(s.mean)]
 
     def leaderboard(self) -> RenderableType:
         """Best configurations so far, trials by status, and the cost spent."""
         table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, expand=False)
         table.add_column("best so far", overflow="fold")
         table.add_column(self.metric or "metric", justify="right")
-        ranked = sorted(self.top.items(), key=lambda kv: kv[1], reverse=self.mode == "max")
-        for policy, value in ranked[:3]:
-            table.add_row(policy, f"{value:.4g}")
+        for score in self.ranked[:3]:  # ranked as the stored leaderboard ranks
+            table.add_row(Text(score.policy), f"{score.mean:.4g}")
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "none yet"
         table.caption = (
             f"trials: {statuses} | cost: {self.cost_steps:,} steps, {self.cost_seconds:.1f} s"

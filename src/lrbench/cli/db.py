@@ -101,7 +101,7 @@ def show(
 
     store = _store(db)
     record = store.require_study(study)
-    result = StudyResult(record, store.leaderboard(record), store.trials(record.id))
+    result = StudyResult.load(store, record)
     if output is OutputFormat.json:
         print_json(
             {**result.to_json(), "config": record.config["config"], "status": record.status}

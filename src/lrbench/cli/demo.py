@@ -23,6 +23,7 @@ from lrbench.cli._common import (
     OutputFormat,
     QuietOption,
     print_json,
+    quiet_libraries,
     stdout,
 )
 
@@ -144,6 +145,7 @@ def demo(
     for name, config in demo_studies(quick):
         events = make_events(quiet)
         try:
+            quiet_libraries()
             result = tune(config, name=name, db=db, workers=workers, events=events)
         finally:
             if isinstance(events, RichEvents):

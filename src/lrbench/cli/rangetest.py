@@ -66,7 +66,8 @@ def range_test_command(
     quiet: QuietOption = False,
 ) -> None:
     """Run the LR range test."""
-    from lrbench.rangetest import grid_range_test, range_test
+    from lrbench.rangetest import range_test
+    from lrbench.study.grid_range import grid_range_test
 
     if grid:
         found = grid_range_test(

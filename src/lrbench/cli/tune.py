@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,6 +18,7 @@ from lrbench.cli._common import (
     QuietOption,
     parse_params,
     print_json,
+    quiet_libraries,
     stdout,
 )
 from lrbench.exceptions import ConfigError
@@ -158,8 +162,12 @@ def tune_command(
     from lrbench.cli._progress import RichEvents, make_events
     from lrbench.execution.raytune import RayOptions
     from lrbench.search import split_policies
-    from lrbench.study import StudyConfig, tune
+    from lrbench.study import CostEffective, MultiPolicy, StudyConfig, tune
 
+    options = {
+        "cost": CostEffective(halving_rate=halving_rate),
+        "compose": MultiPolicy(phases=phases, keep=keep),
+    }
     config = StudyConfig(
         task=task,
         params=parse_params(param),
@@ -175,15 +183,14 @@ def tune_command(
         seed=seed,
         target=target,
         baselines=tuple(_parse_baseline(b) for b in baseline or []),
-        objective=objective,
-        halving_rate=halving_rate,
+        objective=options.get(objective, objective),
         bracket=bracket,
-        phases=phases,
-        keep=keep,
     )
+    quiet_libraries()
     events = make_events(quiet)
     runner: str | RayOptions = executor
     if executor == "ray" or ray_address is not None:
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's plain reporter, no boxes
         runner = RayOptions(
             address=ray_address,
             cpus_per_trial=cpus_per_trial,
@@ -191,10 +198,11 @@ def tune_command(
             max_concurrent=workers,
             max_failures=max_failures,
         )
-    try:
-        result = tune(
-            config, name=study, db=db, workers=workers or 1, events=events, executor=runner
-        )
+    try:  # Ray Tune prints its own progress to stdout, where only results belong
+        with contextlib.redirect_stdout(sys.stderr):
+            result = tune(
+                config, name=study, db=db, workers=workers or 1, events=events, executor=runner
+            )
     finally:
         if isinstance(events, RichEvents):
             events.close()

@@ -1,5 +1,20 @@
-"""Executors: where trials run. `local` (this process or a process pool) for now."""
+"""Executors: where trials run. `local` (this process or a process pool) and `raytune`.
 
-from lrbench.execution.local import TrialJob, TrialOutcome, WorkerDied, run_local, run_trial
+Executors get jobs only (`TrialJob`: what to run, and the objective's stop and fork rules)
+and give back outcomes; they import nothing of the study layer.
+"""
 
-__all__ = ["TrialJob", "TrialOutcome", "WorkerDied", "run_local", "run_trial"]
+from lrbench.execution._jobs import StopRule, TrialJob, TrialOutcome, status_of
+from lrbench.execution.halving import Halving
+from lrbench.execution.local import WorkerDied, run_local, run_trial
+
+__all__ = [
+    "Halving",
+    "StopRule",
+    "TrialJob",
+    "TrialOutcome",
+    "WorkerDied",
+    "run_local",
+    "run_trial",
+    "status_of",
+]

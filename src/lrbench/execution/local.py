@@ -7,29 +7,30 @@ was running stays `running` and is run again when the study resumes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import multiprocessing
 import os
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import Any
 
+import optuna
 from optuna.trial import TrialState
 
+from lrbench._files import checkpoint_path, load_checkpoint, save_checkpoint
 from lrbench.evaluate import reached, summarize_curve
-from lrbench.exceptions import ConfigError, Diverged, LRBenchError, TargetReached, TrialPruned
-from lrbench.search.compose import checkpoint_path
-from lrbench.search.halving import HalvingSpec, RungTracker
+from lrbench.exceptions import ConfigError, LRBenchError, TargetReached
+from lrbench.execution._jobs import StopRule, TrialJob, TrialOutcome, status_of
+from lrbench.execution.halving import RungTracker
 from lrbench.store import Store, TrialRecord, TrialStatus
-from lrbench.tasks import TaskSpec, load_task
+from lrbench.tasks import ResolvedTask, load_task
 from lrbench.trial import Trial
 
 __all__ = [
+    "StopRule",
     "TrialJob",
     "TrialOutcome",
     "WorkerDied",
@@ -43,51 +44,13 @@ class WorkerDied(LRBenchError):
     """A worker process died (killed or crashed); its trial is re-run when the study resumes."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TrialJob:
-    """Everything a worker needs to run one stored trial (picklable)."""
-
-    trial_id: int
-    number: int
-    policy: str
-    seed: int
-    total_steps: int
-    task_ref: str
-    params: dict[str, Any]
-    db_url: str
-    metric: str
-    mode: str
-    target: float | None = None
-    halving: HalvingSpec | None = None
-    stop_at_target: bool = False
-    start_step: int = 0
-    resume_from: str | None = None
-    checkpoint_dir: str | None = None
-    checkpoint_steps: tuple[int, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialOutcome:
-    """How a trial ended: status, objective value (NaN if none), cost, error, metric names."""
-
-    trial_id: int
-    number: int
-    policy: str
-    status: TrialStatus
-    value: float
-    cost_steps: int
-    cost_seconds: float
-    error: str | None
-    metric_names: tuple[str, ...]
-
-
 @cache
 def _store(url: str) -> Store:
     return Store(url)
 
 
 @cache
-def _task(ref: str, params_key: str) -> TaskSpec:
+def _task(ref: str, params_key: str) -> ResolvedTask:
     return load_task(ref, json.loads(params_key))
 
 
@@ -96,7 +59,7 @@ def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
     if not points:
         return {}
     summary = summarize_curve(
-        [s for s, _ in points], [v for _, v in points], mode=job.mode, target=job.target
+        [s for s, _ in points], [v for _, v in points], mode=job.direction, target=job.target
     )
     derived = {f"best_{job.metric}": summary.best, f"auc_{job.metric}": summary.auc}
     if summary.steps_to_target is not None:
@@ -110,23 +73,9 @@ def _checkpoint_writer(job: TrialJob) -> Callable[[int, Any], None] | None:
     directory = job.checkpoint_dir
 
     def write(step: int, state: Any) -> None:
-        import torch
-
-        path = checkpoint_path(directory, job.trial_id, step)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(state, partial)
-        partial.replace(path)  # atomic: a forked trial never reads half a file
+        save_checkpoint(checkpoint_path(directory, job.trial_id, step), state)
 
     return write
-
-
-def _load_checkpoint(path: str | None) -> Any:
-    if path is None:
-        return None
-    import torch
-
-    return torch.load(path, weights_only=True)
 
 
 def _reporter(
@@ -144,14 +93,15 @@ def _stopping_rule(
     job: TrialJob, rungs: RungTracker | None
 ) -> Callable[[int, Mapping[str, float]], bool] | None:
     """What `trial.report()` asks after each report: stop at the target, or prune at a rung."""
-    if rungs is None and not job.stop_at_target:
+    at_target = job.stop is not None and job.stop.at_target and job.target is not None
+    if rungs is None and not at_target:
         return None
 
     def should_stop(step: int, metrics: Mapping[str, float]) -> bool:
         value = metrics.get(job.metric)
         if value is None:
             return False
-        if job.stop_at_target and job.target is not None and reached(value, job.target, job.mode):
+        if at_target and job.target is not None and reached(value, job.target, job.direction):
             raise TargetReached(
                 f"trial {job.number} reached {job.metric}={value:.4g} at step {step}"
             )
@@ -168,6 +118,15 @@ _OPTUNA_STATE = {
 }
 
 
+def _final_metrics(trial: Trial, job: TrialJob, returned: dict[str, float]) -> dict[str, float]:
+    """The returned metrics, the last reported value where the task returned none, and the
+    curve summaries (best, area, steps to the target)."""
+    metrics = dict(returned)
+    if job.metric not in metrics and job.metric in trial.history:
+        metrics[job.metric] = trial.last_reported(job.metric)
+    return {**_derived(trial, job), **metrics}
+
+
 def run_trial(
     job: TrialJob,
     *,
@@ -181,43 +140,39 @@ def run_trial(
     `KeyboardInterrupt` is not caught: the trial stays `running` and is re-run on resume.
     """
     store = store or _store(job.db_url)
-    spec = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
+    resolved = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
     store.start_trial(job.trial_id)
-    rungs = RungTracker(job.halving, job.trial_id) if job.halving else None
+    halving = job.stop.halving if job.stop is not None else None
+    rungs = RungTracker(halving, job.trial_id) if halving is not None else None
     trial = Trial(
         start_step=job.start_step,
-        checkpoint=_load_checkpoint(job.resume_from),
+        checkpoint=None if job.resume_from is None else load_checkpoint(job.resume_from),
         checkpoint_steps=job.checkpoint_steps,
         on_checkpoint=_checkpoint_writer(job),
         policy=job.policy,
         total_steps=job.total_steps,
         seed=job.seed,
-        params=spec.params,
+        params=resolved.params,
         number=job.number,
         reporter=_reporter(store, job.trial_id, on_report),
         on_progress=on_progress,
         should_prune=_stopping_rule(job, rungs),
     )
-    error = None
     metrics: dict[str, float] = {}
+    ended: Exception | None = None
     try:
-        metrics = trial.final_metrics(spec.function(trial))
-        status = TrialStatus.complete
-    except Diverged as diverged:
-        status, error = TrialStatus.diverged, str(diverged)
-    except TargetReached:
-        status = TrialStatus.complete
-    except TrialPruned as pruned:
-        status, error = TrialStatus.pruned, str(pruned)
-    except Exception:
-        status, error = TrialStatus.failed, traceback.format_exc()
-    if (
-        status is TrialStatus.complete
-        and job.metric not in metrics
-        and job.metric in trial.history
-    ):
-        metrics[job.metric] = trial.last_reported(job.metric)
-    metrics = {**_derived(trial, job), **metrics}
+        returned = trial.final_metrics(resolved.function(trial))
+    except Exception as error:
+        returned, ended = {}, error
+    status, error_text = status_of(ended)
+    try:
+        metrics = (
+            _final_metrics(trial, job, returned)
+            if status is TrialStatus.complete
+            else (_derived(trial, job))
+        )
+    except Exception as error:  # a summary that cannot be computed must not lose the trial
+        status, error_text = status_of(error)
     if rungs is not None:
         rungs.finish(_OPTUNA_STATE[status], metrics.get(job.metric))
     cost = trial.cost()
@@ -229,40 +184,42 @@ def run_trial(
         cost_seconds=cost["seconds"],
         cost_samples=int(cost["samples"]),
         cost_tokens=int(cost["tokens"]),
-        error=error,
+        error=error_text,
     )
     return TrialOutcome(
-        job.trial_id,
-        job.number,
-        job.policy,
-        status,
-        metrics.get(job.metric, math.nan),
-        int(cost["steps"]),
-        cost["seconds"],
-        error,
-        tuple(sorted(set(metrics) | set(trial.history))),
+        trial_id=job.trial_id,
+        number=job.number,
+        policy=job.policy,
+        status=status,
+        value=metrics.get(job.metric, math.nan),
+        cost_steps=int(cost["steps"]),
+        cost_seconds=cost["seconds"],
+        error=error_text,
+        metric_names=tuple(sorted(set(metrics) | set(trial.history))),
     )
 
 
 def outcome_of(job: TrialJob, record: TrialRecord) -> TrialOutcome:
     """The outcome of a trial as the store recorded it (for executors that run it elsewhere)."""
     return TrialOutcome(
-        record.id,
-        record.number,
-        record.policy,
-        record.status,
-        record.metrics.get(job.metric, math.nan),
-        record.cost_steps,
-        record.cost_seconds,
-        record.error,
-        tuple(sorted(record.metrics)),
+        trial_id=record.id,
+        number=record.number,
+        policy=record.policy,
+        status=record.status,
+        value=record.metrics.get(job.metric, math.nan),
+        cost_steps=record.cost_steps,
+        cost_seconds=record.cost_seconds,
+        error=record.error,
+        metric_names=tuple(sorted(record.metrics)),
     )
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, optuna_verbosity: int) -> None:
+    import optuna
     import torch
 
     torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna_verbosity)  # as the calling application set it
 
 
 def _worker_context() -> Any:
@@ -294,7 +251,7 @@ def run_local(
         WorkerDied: a worker process was killed; run the study again to resume.
     """
     if workers < 1:
-        raise ConfigError(f"`--workers` must be >= 1, got {workers}")
+        raise ConfigError(f"`workers` must be >= 1, got {workers}")
     if workers == 1:
         for job in jobs:
             if on_start is not None:
@@ -304,7 +261,10 @@ def run_local(
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = _worker_context()
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(threads, optuna.logging.get_verbosity()),
     ) as pool:
         pending: set[Future[TrialOutcome]] = {pool.submit(run_trial, job) for job in jobs}
         try:

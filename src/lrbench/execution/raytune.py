@@ -14,19 +14,18 @@ file lives on one machine's disk, and the study refuses to start on a multi-node
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from lrbench.exceptions import ConfigError, MissingDependencyError, TrialPruned
-from lrbench.execution.local import TrialJob, TrialOutcome, outcome_of, run_trial
+from lrbench.execution._jobs import TrialJob, TrialOutcome
+from lrbench.execution.local import outcome_of, run_trial
 from lrbench.store import Store, TrialRecord, TrialStatus
 
 __all__ = ["RayOptions", "connect", "run_ray"]
@@ -34,7 +33,7 @@ __all__ = ["RayOptions", "connect", "run_ray"]
 _CONNECT_TIMEOUT_S = 5.0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RayOptions:
     """How to run a study's trials on Ray.
 
@@ -206,8 +205,9 @@ def run_ray(
 ) -> None:
     """Run `jobs` as Ray Tune trials; `on_outcome` is called in this process as each ends.
 
-    Jobs that carry successive-halving settings run under Ray's `ASHAScheduler` instead of
-    Optuna's pruner.
+    Jobs whose stop rule carries successive-halving settings run under Ray's
+    `ASHAScheduler` instead of Optuna's pruner. Tune writes its own progress to stdout; the
+    CLI sends it to stderr.
 
     Raises:
         ConfigError: the cluster is unreachable, or has several machines and the store is
@@ -222,8 +222,11 @@ def run_ray(
     connect(options.address)
     check_store_for_cluster(store, len([n for n in ray.nodes() if n.get("Alive")]))
     url = _absolute_sqlite(store)
-    halving = jobs[0].halving
-    jobs = [dataclasses.replace(job, db_url=url, halving=None) for job in jobs]
+    stop = jobs[0].stop
+    halving = stop.halving if stop is not None else None
+    # Ray's ASHAScheduler does the halving; the trials keep only the stop at the target.
+    local_stop = None if stop is None else dataclasses.replace(stop, halving=None)
+    jobs = [dataclasses.replace(job, db_url=url, stop=local_stop) for job in jobs]
     scheduler = (
         ASHAScheduler(
             time_attr="step",
@@ -244,7 +247,7 @@ def run_ray(
         param_space={"index": tune.grid_search(list(range(len(jobs))))},
         tune_config=tune.TuneConfig(
             metric=jobs[0].metric,
-            mode=jobs[0].mode,
+            mode=jobs[0].direction.value,
             scheduler=scheduler,
             max_concurrent_trials=options.max_concurrent,
             reuse_actors=True,  # a new actor per trial would import torch again each time
@@ -257,20 +260,4 @@ def run_ray(
             verbose=0,
         ),
     )
-    # Tune's console output would break `--format json` on stdout: progress is ours to show.
-    with _env(RAY_AIR_NEW_OUTPUT="0"), contextlib.redirect_stdout(sys.stderr):
-        tuner.fit()
-
-
-@contextlib.contextmanager
-def _env(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    tuner.fit()  # Tune prints to stdout: a caller that needs stdout clean redirects it

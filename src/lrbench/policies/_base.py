@@ -254,10 +254,6 @@ class Policy:
     def __repr__(self) -> str:
         return f"lrbench.parse({str(self)!r})"
 
-    def start_value(self) -> float:
-        """The LR at step 0, the value a warmup ramps up to."""
-        return self(0)
-
 
 def _to_json(value: Any) -> Any:
     if isinstance(value, Policy):

@@ -20,15 +20,18 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
+from lrbench.evaluate import Direction, seed_spread
+from lrbench.exceptions import ConfigError
 from lrbench.policies import Policy, parse
-from lrbench.search.strategies import Candidate
-from lrbench.search.templates import CYCLIC_FAMILIES, make_policy
+from lrbench.search._base import Candidate, SearchContext, Strategy, register_strategy
+from lrbench.search.templates import CYCLIC_FAMILIES, family_of, make_policy
 from lrbench.store import TrialRecord, TrialStatus
 
-__all__ = ["SHAPES", "Shape", "propose"]
+__all__ = ["SHAPES", "BayesSearch", "Shape", "propose"]
 
 _MAX_RETRIES = 20
 
@@ -185,24 +188,26 @@ class _Space:
 def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
     if isinstance(distribution, FloatDistribution):
         return trial.suggest_float(name, distribution.low, distribution.high, log=distribution.log)
-    assert isinstance(distribution, CategoricalDistribution)
-    return trial.suggest_categorical(name, list(distribution.choices))
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, list(distribution.choices))
+    raise TypeError(f"no suggestion for {type(distribution).__name__} (parameter {name!r})")
 
 
-def _means(trials: Sequence[TrialRecord], metric: str) -> dict[tuple[str, str], float | None]:
-    """(family, policy) -> mean metric over the seeds that completed (None: none did)."""
-    runs: dict[tuple[str, str], list[TrialRecord]] = {}
+def _means(trials: Sequence[TrialRecord], metric: str) -> dict[tuple[str, str], float]:
+    """(family, policy) -> `seed_spread`'s mean over the seeds that completed (NaN: none)."""
+    runs: dict[tuple[str, str], list[float]] = {}
     for trial in trials:
-        runs.setdefault((trial.family, trial.policy), []).append(trial)
-    means: dict[tuple[str, str], float | None] = {}
-    for key, group in runs.items():
-        values = [
-            t.metrics[metric]
-            for t in group
-            if t.status is TrialStatus.complete and metric in t.metrics
-        ]
-        means[key] = sum(values) / len(values) if values else None
-    return means
+        value = trial.metrics.get(metric, math.nan)
+        if trial.status is not TrialStatus.complete:
+            value = math.nan
+        runs.setdefault((trial.family, trial.policy), []).append(value)
+    return {key: seed_spread(values)[0] for key, values in runs.items()}
+
+
+def _sampler_seed(seed: int, round_number: int) -> int:
+    """A seed for each round of each study seed, independent across both: `seed + round`
+    made study seed 1's first round repeat study seed 0's second."""
+    return int(np.random.SeedSequence([seed, round_number]).generate_state(1)[0])
 
 
 def propose(
@@ -214,7 +219,7 @@ def propose(
     lr_max: float,
     total_steps: int,
     metric: str,
-    mode: str,
+    direction: Direction,
     count: int,
     seed: int,
     startup: int,
@@ -226,34 +231,36 @@ def propose(
         templates: The templates searched over (categorical).
         family_of_template: Maps a stored trial's family back to its template.
         total_steps: The budget (shape parameters are fractions of it).
+        seed: The study's seed; each round draws from its own stream of it.
         startup: Random proposals before TPE takes over.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if count < 1:
+        raise ConfigError(f"`count` must be >= 1, got {count}")
     space = _Space(templates, lr_min, lr_max, total_steps)
+    configurations = len({t.policy for t in trials})
     study = optuna.create_study(
-        direction="maximize" if mode == "max" else "minimize",
+        direction="maximize" if direction is Direction.MAX else "minimize",
         sampler=optuna.samplers.TPESampler(
-            seed=seed + len(trials), n_startup_trials=startup, constant_liar=True
+            seed=_sampler_seed(seed, configurations), n_startup_trials=startup, constant_liar=True
         ),
     )
     means = _means(trials, metric)
-    finite = [m for m in means.values() if m is not None]
     # A configuration that diverged is told as bad as the worst result seen, so TPE learns to
     # avoid its region (a failed Optuna trial would simply be ignored).
-    worst = (min(finite) if mode == "max" else max(finite)) if finite else None
+    worst = direction.worst(list(means.values()))
     for (family, policy), mean in means.items():
         template = family_of_template.get(family)
         told = space.told(template, policy) if template is not None else None
         if told is None:
             continue
-        value = mean if mean is not None else worst
+        value = mean if math.isfinite(mean) else worst
         study.add_trial(
             optuna.trial.create_trial(
                 params=told[0],
                 distributions=told[1],
-                value=value,
+                value=value if math.isfinite(value) else None,
                 state=optuna.trial.TrialState.COMPLETE
-                if value is not None
+                if math.isfinite(value)
                 else optuna.trial.TrialState.FAIL,
             )
         )
@@ -270,3 +277,36 @@ def propose(
         seen.add(policy)
         proposals.append(Candidate(template, lr, "bayes", policy))
     return proposals
+
+
+@register_strategy
+class BayesSearch(Strategy):
+    """Optuna's TPE over family x LR x shape, asked round by round from the stored trials.
+
+    Each round proposes `context.batch` configurations (the executor's parallelism) until
+    `context.trials` have been proposed; the first max(3, trials // 4) are TPE's random
+    start-up draws.
+    """
+
+    name = "bayes"
+    listing = 3
+    adaptive = True
+
+    def propose(self, context: SearchContext, history: Sequence[TrialRecord]) -> list[Candidate]:
+        searched = len({t.policy for t in history} - context.baselines)
+        remaining = context.trials - searched
+        if remaining <= 0:
+            return []
+        return propose(
+            history,
+            templates=list(context.templates),
+            family_of_template={family_of(t): t for t in context.templates},
+            lr_min=context.lr_min,
+            lr_max=context.lr_max,
+            total_steps=context.total_steps,
+            metric=context.metric,
+            direction=context.direction,
+            count=min(context.batch, remaining),
+            seed=context.seed,
+            startup=max(3, context.trials // 4),
+        )

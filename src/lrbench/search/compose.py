@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from lrbench._files import checkpoint_path
+from lrbench.evaluate import Direction, rank_key, seed_spread
 from lrbench.policies import Policy, parse
-from lrbench.search.strategies import Candidate
+from lrbench.search._base import Candidate
 from lrbench.search.templates import make_policy
 from lrbench.store import TrialRecord, TrialStatus
 
 __all__ = [
-    "checkpoint_path",
     "fork_rows",
     "forks",
     "next_phase_rows",
@@ -75,28 +75,31 @@ def phase_rows(
 
 
 def select_parents(
-    trials: Sequence[TrialRecord], phase_end: int, metric: str, mode: str, keep: int
+    trials: Sequence[TrialRecord],
+    phase_end: int,
+    metric: str,
+    mode: str | Direction,
+    keep: int,
 ) -> list[TrialRecord]:
-    """Every seed's trial of the `keep` best policies that ended at `phase_end`."""
+    """The completed seeds' trials of the `keep` best policies that ended at `phase_end`.
+
+    Policies are scored by the one rule (`seed_spread` over the seeds that completed); a
+    seed that diverged or failed has no state to go on from and is not forked.
+    """
     by_policy: dict[str, list[TrialRecord]] = {}
     for trial in trials:
         if trial.total_steps == phase_end:
             by_policy.setdefault(trial.policy, []).append(trial)
 
-    def score(runs: list[TrialRecord]) -> float:
-        values = [
-            t.metrics[metric]
-            for t in runs
-            if t.status is TrialStatus.complete and metric in t.metrics
-        ]
-        if len(values) < len(runs):  # a seed diverged or failed: not a candidate to go on
-            return -math.inf
-        mean = sum(values) / len(values)
-        return mean if mode == "max" else -mean
+    def completed(runs: list[TrialRecord]) -> list[TrialRecord]:
+        return [t for t in runs if t.status is TrialStatus.complete and metric in t.metrics]
 
-    ranked = sorted(by_policy.values(), key=score, reverse=True)
-    kept = [runs for runs in ranked[:keep] if score(runs) > -math.inf]
-    return [trial for runs in kept for trial in runs]
+    def mean(runs: list[TrialRecord]) -> float:
+        return seed_spread([t.metrics[metric] for t in completed(runs)])[0]
+
+    ranked = sorted(by_policy.values(), key=lambda runs: rank_key(mean(runs), mode))
+    kept = [runs for runs in ranked[:keep] if not math.isnan(mean(runs))]
+    return [trial for runs in kept for trial in completed(runs)]
 
 
 def fork_rows(
@@ -117,11 +120,6 @@ def fork_rows(
 
 def _row(policy: str, family: str, lr: float, seed: int, total_steps: int) -> dict[str, Any]:
     return {"policy": policy, "family": family, "lr": lr, "seed": seed, "total_steps": total_steps}
-
-
-def checkpoint_path(directory: str, trial_id: int, step: int) -> Path:
-    """Where a trial's state after `step` updates is kept."""
-    return Path(directory) / f"trial-{trial_id}-step-{step}.pt"
 
 
 def forks(
@@ -162,7 +160,7 @@ def next_phase_rows(
     ends: Sequence[int],
     *,
     metric: str,
-    mode: str,
+    direction: Direction,
     keep: int,
 ) -> list[dict[str, Any]]:
     """The first phase not forked yet, forked from its best trials; [] when the study is done
@@ -171,7 +169,7 @@ def next_phase_rows(
     for phase, end in enumerate(ends[:-1]):
         if ends[phase + 1] in forked:
             continue
-        return fork_rows(select_parents(trials, end, metric, mode, keep), candidates, ends)
+        return fork_rows(select_parents(trials, end, metric, direction, keep), candidates, ends)
     return []
 
 

@@ -47,9 +47,7 @@ def export_study(store: Store, name: str) -> dict[str, Any]:
     }
 
 
-def import_study(
-    store: Store, data: Mapping[str, Any], *, name: str | None = None
-) -> StudyRecord:
+def import_study(store: Store, data: Mapping[str, Any], *, name: str | None = None) -> StudyRecord:
     """Store an exported study (under `name` if given); refuses to overwrite one."""
     if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
         raise ConfigError(f"not an LRBench++ study export (expected format {EXPORT_FORMAT})")
@@ -73,9 +71,7 @@ def import_study(
             raise
         raise ConfigError(f"malformed study export: {error!r}") from None
     with store.session() as session:
-        study = StudyRow(
-            task_id=task.id, **{field: meta[field] for field in _STUDY_FIELDS[1:]}
-        )
+        study = StudyRow(task_id=task.id, **{field: meta[field] for field in _STUDY_FIELDS[1:]})
         study.name = study_name
         session.add(study)
         session.flush()
@@ -86,10 +82,7 @@ def import_study(
             if points:
                 session.execute(
                     sa.insert(MetricPointRow),
-                    [
-                        {"trial_id": row.id, "step": s, "name": n, "value": v}
-                        for s, n, v in points
-                    ],
+                    [{"trial_id": row.id, "step": s, "name": n, "value": v} for s, n, v in points],
                 )
         return study_record(study)
 

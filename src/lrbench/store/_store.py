@@ -6,7 +6,7 @@ PostgreSQL handles concurrent writers itself). Each reported metric point is com
 arrives, so a crash loses nothing that was reported.
 
 The parts: `_engine` (URLs, schema checks, migrations), this module (records in and out),
-`_queries` (leaderboard, nearest tasks, top-k), `_export` (export and import), `_mapping`
+`queries` (leaderboard, nearest tasks, top-k), `_export` (export and import), `_mapping`
 (row to record).
 """
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from lrbench._files import cache_dir
 from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError, StorageError
-from lrbench.store import _engine, _export, _queries
+from lrbench.store import _engine, _export, queries
 from lrbench.store._mapping import study_record, task_record, to_record, trial_record
 from lrbench.store._models import Base, MetricPointRow, RecipeRow, StudyRow, TaskRow, TrialRow
 from lrbench.store._records import (
@@ -362,19 +362,19 @@ class Store:
         """
         budget = None if every_budget else study.budget
         query = (
-            sa.select(*_queries.LEAN_COLUMNS)
+            sa.select(*queries.LEAN_COLUMNS)
             .where(TrialRow.study_id == study.id)
             .order_by(TrialRow.number)
         )
         if budget is not None:
             query = query.where(TrialRow.total_steps == int(budget))
-        by_configuration: dict[tuple[str, int], list[_queries.LeanTrial]] = {}
+        by_configuration: dict[tuple[str, int], list[queries.LeanTrial]] = {}
         with self.session() as session:
             for row in session.execute(query):
-                trial = _queries.LeanTrial(*row)
+                trial = queries.LeanTrial(*row)
                 by_configuration.setdefault((trial.policy, trial.total_steps), []).append(trial)
-        scores = [_queries.score(trials, study.metric) for trials in by_configuration.values()]
-        return _queries.rank(scores, study.mode)
+        scores = [queries.score(trials, study.metric) for trials in by_configuration.values()]
+        return queries.rank(scores, study.mode)
 
     def top_k(
         self,
@@ -391,15 +391,15 @@ class Store:
         count when those are given. Empty when nothing is known.
         """
         studies = self.studies()
-        own = [s for s in studies if s.task.name == task.name] or _queries.nearest(task, studies)
+        own = [s for s in studies if s.task.name == task.name] or queries.nearest(task, studies)
         own = [
             s for s in own if (not metric or s.metric == metric) and (not mode or s.mode == mode)
         ]
         candidates: list[PolicyScore] = []
         for study in own:
-            candidates += _queries.with_source(self.leaderboard(study), f"study {study.name}")
+            candidates += queries.with_source(self.leaderboard(study), f"study {study.name}")
         chosen = mode or (own[0].mode if own else Direction.MAX)
-        return _queries.best_per_family(candidates, chosen)[:k]
+        return queries.best_per_family(candidates, chosen)[:k]
 
     def known_task(self, name: str) -> TaskRecord | None:
         """The most recently stored task with this name, or None."""

@@ -10,7 +10,7 @@ package imports neither torch nor scikit-learn.
 
 from lrbench.tasks._base import (
     BuiltinTask,
-    TaskSpec,
+    ResolvedTask,
     builtin_names,
     builtin_tasks,
     load_task,
@@ -28,8 +28,8 @@ from lrbench.tasks._loop import (
 __all__ = [
     "OPTIMIZERS",
     "BuiltinTask",
+    "ResolvedTask",
     "TaskInfo",
-    "TaskSpec",
     "builtin_names",
     "builtin_tasks",
     "load_state_dicts",

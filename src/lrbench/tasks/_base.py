@@ -21,7 +21,7 @@ from lrbench.trial import Trial
 
 __all__ = [
     "BuiltinTask",
-    "TaskSpec",
+    "ResolvedTask",
     "builtin_names",
     "builtin_tasks",
     "load_task",
@@ -95,7 +95,7 @@ def builtin_tasks() -> dict[str, BuiltinTask]:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TaskSpec:
+class ResolvedTask:
     """A resolved task: how to call it, how to find it again in a worker, what it is.
 
     Attributes:
@@ -123,7 +123,7 @@ class TaskSpec:
         return TaskInfo(name=self.name, horizon=total_steps, params=self.params)
 
 
-def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
+def load_task(ref: str, params: Mapping[str, Any] | None = None) -> ResolvedTask:
     """Resolve a task reference (registered name, `module:function` or `file.py:function`)."""
     params = dict(params or {})
     task = _builtin(ref)
@@ -135,7 +135,7 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
                 f"(valid: {', '.join(task.defaults) or 'none'})"
             )
         merged = {**task.defaults, **params}
-        return TaskSpec(
+        return ResolvedTask(
             ref=ref,
             name=ref,
             function=task,
@@ -176,7 +176,7 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> TaskSpec:
             f"{location} has no function {function_name!r} "
             f"(functions there: {', '.join(available) or 'none'})"
         )
-    return TaskSpec(ref=ref, name=name, function=function, params=params)
+    return ResolvedTask(ref=ref, name=name, function=function, params=params)
 
 
 def _load_file(path: Path, ref: str) -> Any:

@@ -6,7 +6,6 @@ global is touched and no display is needed; save them with `figure.savefig(path)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -25,7 +24,6 @@ __all__ = [
     "range_test_figure",
     "schedule_curves",
     "schedule_figure",
-    "schedule_grid_figure",
     "study_curves_figure",
     "trial_figure",
 ]
@@ -79,24 +77,6 @@ def schedule_figure(curves: Mapping[str, np.ndarray], *, log_y: bool = False) ->
         axes.legend(fontsize=11, loc="best")
     else:
         axes.set_title(_label(next(iter(curves)), 110), fontsize=14)
-    return figure
-
-
-def schedule_grid_figure(curves: Mapping[str, np.ndarray], *, columns: int = 4) -> Figure:
-    """Small multiples: one panel per schedule, each titled with its spec."""
-    count = max(len(curves), 1)
-    columns = min(columns, count)
-    rows = math.ceil(count / columns)
-    figure = Figure(figsize=SIZE_INCHES, dpi=100, layout="constrained")
-    for index, (label, values) in enumerate(curves.items()):
-        axes = figure.add_subplot(rows, columns, index + 1)
-        axes.plot(np.arange(len(values)), values, color=f"C{index % 10}", linewidth=1.8)
-        axes.set_title(_label(label.split("(")[0], 40), fontsize=13)
-        axes.set_xlabel("step", fontsize=11)
-        axes.set_ylabel("LR", fontsize=11)
-        axes.tick_params(labelsize=10)
-        axes.set_ylim(bottom=0, top=max(float(np.max(values)), 1e-12) * 1.08)
-        axes.grid(True, alpha=0.3)
     return figure
 
 

@@ -1,6 +1,8 @@
 """Successive halving, asynchronous (ASHA), through Optuna's `SuccessiveHalvingPruner`.
 
-Every process that runs a trial of the study opens the same Optuna study, kept in a journal
+An objective that stops weak trials early (`--objective cost`) puts `Halving` settings in
+each trial's job; the executor applies them where the trial runs. Every process that runs a
+trial of the study opens the same Optuna study, kept in a journal
 file in the study's artifact directory, so the pruner sees the intermediate values of every
 trial whichever worker reported them. Our store stays the record of the trials; the journal
 holds only what the pruner needs (each trial's value at each rung it reached).
@@ -20,33 +22,46 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-__all__ = ["HalvingSpec", "RungTracker"]
+from lrbench.evaluate import Direction
+
+__all__ = ["Halving", "RungTracker"]
 
 _STUDY_NAME = "lrbench-halving"
 
 
-@dataclasses.dataclass(frozen=True)
-class HalvingSpec:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Halving:
     """Successive-halving settings shared by all trials of a study (picklable).
 
     Attributes:
         journal: Path of the Optuna journal file shared by the study's workers.
-        mode: `max` or `min`, as the study's metric.
+        direction: Which way the study's metric improves.
         min_resource: Steps before the first comparison (the lowest rung).
         rate: The reduction factor: 1/rate of the trials at a rung go on to the next.
     """
 
     journal: str
-    mode: str
+    direction: Direction
     min_resource: int
     rate: int = 3
 
     @classmethod
     def for_budget(
-        cls, journal: str, mode: str, total_steps: int, rate: int = 3, rungs: int = 2
-    ) -> HalvingSpec:
+        cls,
+        journal: str,
+        direction: Direction | str,
+        total_steps: int,
+        *,
+        rate: int = 3,
+        rungs: int = 2,
+    ) -> Halving:
         """Rungs at total_steps / rate**rungs, ..., total_steps / rate."""
-        return cls(journal, mode, max(1, math.ceil(total_steps / rate**rungs)), rate)
+        return cls(
+            journal=journal,
+            direction=Direction.of(direction),
+            min_resource=max(1, math.ceil(total_steps / rate**rungs)),
+            rate=rate,
+        )
 
     def rung_steps(self, total_steps: int) -> list[int]:
         """The steps at which trials are compared, below the full budget."""
@@ -60,24 +75,21 @@ class HalvingSpec:
 class RungTracker:
     """One trial's seat in the shared Optuna study: reports values, asks the pruner, tells."""
 
-    def __init__(self, spec: HalvingSpec, trial_id: int) -> None:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    def __init__(self, halving: Halving, trial_id: int) -> None:
         self.study = optuna.create_study(
             study_name=_STUDY_NAME,
-            storage=JournalStorage(JournalFileBackend(spec.journal)),
-            direction="maximize" if spec.mode == "max" else "minimize",
+            storage=JournalStorage(JournalFileBackend(halving.journal)),
+            direction="maximize" if halving.direction is Direction.MAX else "minimize",
             pruner=optuna.pruners.SuccessiveHalvingPruner(
-                min_resource=spec.min_resource, reduction_factor=spec.rate
+                min_resource=halving.min_resource, reduction_factor=halving.rate
             ),
             load_if_exists=True,
         )
         self.trial = self.study.ask()
         self.trial.set_user_attr("lrbench_trial_id", trial_id)
-        self.last_value = math.nan
 
     def should_prune(self, step: int, value: float) -> bool:
         """Record `value` at `step`; True when the trial falls out at a rung."""
-        self.last_value = value
         self.trial.report(value, step)
         return self.trial.should_prune()
 

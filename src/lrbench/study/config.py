@@ -1,0 +1,217 @@
+"""A study's configuration: what users set, its validation, and the plan it resolves to."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from lrbench.evaluate import Direction
+from lrbench.exceptions import ConfigError
+from lrbench.search import Candidate, family_of, make_policy, make_strategy
+from lrbench.study.objectives import OBJECTIVES, Objective, make_objective
+from lrbench.tasks import ResolvedTask
+
+__all__ = ["Plan", "StudyConfig", "default_study_name", "stored_config"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StudyConfig:
+    """What to tune and how. `None` fields take the task's defaults.
+
+    Attributes:
+        task: Registered name, `module:function` or `file.py:function`.
+        params: The task's own settings.
+        metric: The metric to optimise (default: the built-in task's first metric).
+        mode: `max` or `min` (default: the built-in task's).
+        policies: Policy families (or templates with `{lr}`) to compare.
+        lr_min, lr_max: The LR range searched (log scale).
+        strategy: `grid`, `random`, `topk` or `bayes` (see `lrbench.search`).
+        trials: How many configurations (policy x LR) to train, before seeds: the study
+            trains `trials x seeds` runs (per phase for `compose`).
+        total_steps: The budget of each trial in optimizer updates.
+        seeds: Runs of each configuration with seeds 0..seeds-1.
+        seed: Seed of the strategy's random draws (and of the trial order of a cost study).
+        target: Metric target: steps to reach it are recorded; required by `cost`.
+        baselines: Extra (template, LR) configurations to compare against, e.g. ("cosine", 2e-5).
+        objective: The tuning method: `single`, `cost` or `compose` (default options), or an
+            objective with its options, e.g. `CostEffective(halving_rate=4)`.
+        bracket: Run the LR range test first and search from a tenth to three times the LR
+            where its loss was lowest.
+    """
+
+    task: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    metric: str | None = None
+    mode: str | None = None
+    policies: tuple[str, ...] = ("fixed", "step", "cosine", "one_cycle")
+    lr_min: float = 1e-4
+    lr_max: float = 1.0
+    strategy: str = "grid"
+    trials: int = 12
+    total_steps: int | None = None
+    seeds: int = 1
+    seed: int = 0
+    target: float | None = None
+    baselines: tuple[tuple[str, float], ...] = ()
+    objective: str | Objective = "single"
+    bracket: bool = False
+
+
+#: The stored fields common to every study, and the option fields' defaults (for studies
+#: stored before an option existed, and for the name digest).
+_COMMON = tuple(f.name for f in dataclasses.fields(StudyConfig) if f.name != "objective")
+
+
+def _option_defaults() -> dict[str, Any]:
+    defaults: dict[str, Any] = {"objective": "single", "bracket": False}
+    for cls in OBJECTIVES.values():
+        defaults.update(cls().options())
+    return defaults
+
+
+def stored_config(config: StudyConfig, objective: Objective) -> dict[str, Any]:
+    """The configuration as stored with the study (compared on resume): flat JSON."""
+    data = {name: getattr(config, name) for name in _COMMON}
+    data["params"] = dict(config.params)
+    data["policies"] = list(config.policies)
+    data["baselines"] = [list(b) for b in config.baselines]
+    data["objective"] = objective.name
+    return {**data, **objective.options()}
+
+
+def default_study_name(config: StudyConfig) -> str:
+    """A stable name from the configuration, so re-running the same command resumes."""
+    objective = make_objective(config.objective)
+    defaults = _option_defaults()
+    # Options at their defaults stay out of the digest, so the names of studies stored before
+    # those options existed still match (and resume).
+    data = {
+        k: v
+        for k, v in stored_config(config, objective).items()
+        if k not in defaults or v != defaults[k]
+    }
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    method = (
+        config.strategy if objective.name == "single" else f"{objective.name}-{config.strategy}"
+    )
+    task_slug = config.task.rsplit("/", 1)[-1].split("(", 1)[0].strip()
+    return f"{task_slug}-{method}-{digest[:8]}"
+
+
+def configuration_changes(wanted: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """The fields a stored study's configuration differs in from `wanted` ("field: a -> b");
+    fields stored before they existed take their defaults."""
+    defaults = _option_defaults()
+    stored = {**{k: defaults.get(k) for k in wanted}, **stored}
+    return [
+        f"{k}: {stored.get(k)!r} -> {wanted[k]!r}"
+        for k in sorted(wanted)
+        if stored.get(k) != wanted[k]
+    ]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Plan:
+    """The configuration with the task's defaults resolved, ready to run.
+
+    Attributes:
+        config: The configuration, metric, mode, budget and params filled in.
+        objective: The tuning method with its options.
+        direction: Which way the metric improves.
+        task: The resolved task.
+    """
+
+    config: StudyConfig
+    objective: Objective
+    direction: Direction
+    task: ResolvedTask
+
+    @property
+    def metric(self) -> str:
+        """The metric the study optimises."""
+        return str(self.config.metric)
+
+    @property
+    def total_steps(self) -> int:
+        """The budget of a full trial."""
+        return int(self.config.total_steps or 0)
+
+    def trial_rows(
+        self, candidates: Sequence[Candidate], *, total_steps: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Each candidate x each seed, as rows to queue (at `total_steps`, default the budget)."""
+        budget = total_steps or self.total_steps
+        rows = []
+        for candidate in candidates:
+            policy = candidate.policy or make_policy(candidate.template, candidate.lr, budget)
+            rows += [
+                {
+                    "policy": str(policy),
+                    "family": family_of(candidate.template),
+                    "lr": candidate.lr,
+                    "seed": seed,
+                    "total_steps": budget,
+                }
+                for seed in range(self.config.seeds)
+            ]
+        return rows
+
+    def baseline_policies(self) -> frozenset[str]:
+        """The policy specs of the user's baselines (not counted as searched)."""
+        return frozenset(
+            str(make_policy(template, float(lr), self.total_steps))
+            for template, lr in self.config.baselines
+        )
+
+
+def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
+    """Validate `config` and fill in the task's defaults.
+
+    Raises:
+        ConfigError: naming the bad setting and what would be valid.
+    """
+    if not (config.lr_min > 0 and config.lr_max > 0):
+        raise ConfigError(
+            f"`--lr-min` and `--lr-max` must be > 0, got lr_min={config.lr_min!r},"
+            f" lr_max={config.lr_max!r}"
+        )
+    if config.lr_min >= config.lr_max:
+        raise ConfigError(
+            f"`--lr-min` must be < `--lr-max`, got lr_min={config.lr_min!r}, "
+            f"lr_max={config.lr_max!r}"
+        )
+    make_strategy(config.strategy)  # an unknown name is refused here, before any work
+    for name in ("trials", "seeds"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"`--{name}` must be >= 1, got {getattr(config, name)}")
+    if config.target is not None and not math.isfinite(config.target):
+        raise ConfigError(f"`--target` must be a finite number, got {config.target!r}")
+    objective = make_objective(config.objective)
+    objective.validate(config)
+    builtin = task.builtin
+    metric = config.metric or (task.metrics[0] if builtin else None)
+    if metric is None:
+        raise ConfigError(f"`--metric` is required for task {config.task!r} (a user function)")
+    if builtin is not None and metric not in task.metrics:
+        raise ConfigError(
+            f"task {builtin.name} never reports metric {metric!r} "
+            f"(it reports: {', '.join(task.metrics)})"
+        )
+    default_mode = builtin.mode if builtin and metric == task.metrics[0] else "max"
+    direction = Direction.of(config.mode or default_mode, field="--mode")
+    total_steps = config.total_steps or (builtin.total_steps if builtin else None)
+    if total_steps is None or total_steps < 1:
+        raise ConfigError(f"`--total-steps` must be an integer >= 1, got {total_steps!r}")
+    resolved = dataclasses.replace(
+        config,
+        metric=metric,
+        mode=direction.value,
+        total_steps=total_steps,
+        params=task.params,
+        objective=objective,
+    )
+    return Plan(config=resolved, objective=objective, direction=direction, task=task)

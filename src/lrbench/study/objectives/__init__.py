@@ -1,0 +1,30 @@
+"""The LRBench++ tuning methods, one module each, behind the `Objective` protocol.
+
+`single` (single-policy selection), `cost` (cost-effective tuning to a target) and `compose`
+(multi-policy composition). A new method is a new module with an `@register_objective`
+class, imported here.
+"""
+
+from lrbench.study.objectives._base import (
+    OBJECTIVES,
+    Objective,
+    make_objective,
+    objective_names,
+    objective_of_study,
+    register_objective,
+)
+from lrbench.study.objectives.compose import MultiPolicy
+from lrbench.study.objectives.cost import CostEffective
+from lrbench.study.objectives.single import SinglePolicy
+
+__all__ = [
+    "OBJECTIVES",
+    "CostEffective",
+    "MultiPolicy",
+    "Objective",
+    "SinglePolicy",
+    "make_objective",
+    "objective_names",
+    "objective_of_study",
+    "register_objective",
+]

@@ -1,0 +1,276 @@
+"""The study runner: plan, create or resume, run rounds on an executor, report progress.
+
+The runner owns the loop and nothing else: what trials to propose is the strategy's
+(`lrbench.search`), how they stop, fork and are summarised is the objective's
+(`lrbench.study.objectives`), where they run is the executor's (`lrbench.execution`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lrbench.exceptions import ConfigError
+from lrbench.execution import TrialJob, TrialOutcome, run_local
+from lrbench.execution.raytune import RayOptions
+from lrbench.search import Bracketed, Candidate, SearchContext, Strategy, make_strategy
+from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
+from lrbench.study.config import (
+    Plan,
+    StudyConfig,
+    configuration_changes,
+    default_study_name,
+    resolve,
+    stored_config,
+)
+from lrbench.study.events import Standings, StudyEvents
+from lrbench.study.result import StudyResult
+from lrbench.tasks import load_task
+
+__all__ = ["tune"]
+
+
+def _strategy(plan: Plan) -> Strategy:
+    strategy = make_strategy(plan.config.strategy)
+    if plan.config.bracket:
+        return Bracketed(strategy, task_ref=plan.config.task, params=plan.config.params)
+    return strategy
+
+
+def _context(
+    plan: Plan, store: Store, *, batch: int = 1, prepared: dict[str, Any] | None = None
+) -> SearchContext:
+    config = plan.config
+    return SearchContext(
+        templates=tuple(config.policies),
+        lr_min=config.lr_min,
+        lr_max=config.lr_max,
+        total_steps=plan.total_steps,
+        trials=config.trials,
+        seed=config.seed,
+        metric=plan.metric,
+        direction=plan.direction,
+        task=plan.task.info(plan.total_steps),
+        store=store,
+        batch=batch,
+        baselines=plan.baseline_policies(),
+        prepared=prepared,
+    )
+
+
+def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
+    found: dict[tuple[str, float], Candidate] = {}
+    for candidate in candidates:
+        found.setdefault((candidate.template, candidate.lr), candidate)
+    return list(found.values())
+
+
+def _open_study(
+    store: Store, name: str, plan: Plan, strategy: Strategy, workers: int
+) -> StudyRecord:
+    """The stored study `name`: resumed if it exists with this configuration, else created
+    with the strategy's first proposals and the baselines."""
+    wanted = stored_config(plan.config, plan.objective)
+    existing = store.study(name)
+    if existing is not None:
+        changes = configuration_changes(wanted, existing.config.get("config", {}))
+        if changes:
+            raise ConfigError(
+                f"study {name!r} exists with a different configuration ({', '.join(changes)});"
+                " run it unchanged to resume, or choose another --study name"
+            )
+        return existing
+    context = _context(plan, store, batch=workers)
+    prepared = strategy.prepare(context)
+    context = dataclasses.replace(context, prepared=prepared)
+    proposed = strategy.propose(context, [])
+    baselines = [Candidate(t, float(lr), "baseline") for t, lr in plan.config.baselines]
+    candidates = plan.objective.order(_unique([*proposed, *baselines]), plan)
+    return store.create_study(
+        name=name,
+        task=store.task(plan.task.info(plan.total_steps)),
+        objective=plan.objective.stored_name,
+        metric=plan.metric,
+        mode=plan.direction.value,
+        strategy=plan.config.strategy,
+        config={
+            "config": wanted,
+            "task_ref": plan.task.ref,
+            "origins": {f"{c.template}@{c.lr!r}": c.origin for c in candidates},
+            "bracket": prepared,
+        },
+        trials=plan.objective.initial_trials(plan, candidates),
+    )
+
+
+def _jobs(plan: Plan, store: Store, study: StudyRecord) -> list[TrialJob]:
+    trials = store.trials(study.id)
+    extras = plan.objective.job_settings(plan, store, study, trials)
+    return [
+        TrialJob(
+            trial_id=t.id,
+            number=t.number,
+            policy=t.policy,
+            seed=t.seed,
+            total_steps=t.total_steps,
+            task_ref=plan.task.ref,
+            params=plan.task.params,
+            db_url=store.url,
+            metric=plan.metric,
+            direction=plan.direction,
+            target=plan.config.target,
+            **extras.get(t.id, {}),
+        )
+        for t in trials
+        if not t.status.finished
+    ]
+
+
+def _next_round(
+    plan: Plan, store: Store, study: StudyRecord, strategy: Strategy, workers: int
+) -> bool:
+    """Queue the trials that depend on results so far; False when the study is complete."""
+    trials = store.trials(study.id)
+    rows = plan.objective.next_trials(plan, study, trials)
+    if not rows and strategy.adaptive:
+        context = _context(plan, store, batch=workers, prepared=study.config.get("bracket"))
+        rows = plan.trial_rows(_unique(strategy.propose(context, trials)))
+    if rows:
+        store.add_trials(study.id, rows)
+    return bool(rows)
+
+
+def _expected_trials(
+    plan: Plan, study: StudyRecord, trials: Sequence[TrialRecord], strategy: Strategy
+) -> int:
+    """The study's trials once complete, for progress bars (later rounds included)."""
+    expected = len(trials) + plan.objective.pending_trials(plan, study, trials)
+    if strategy.adaptive:
+        searched = len({t.policy for t in trials} - plan.baseline_policies())
+        expected += max(0, plan.config.trials - searched) * plan.config.seeds
+    return expected
+
+
+def _executor(executor: str | RayOptions, workers: int) -> RayOptions | None:
+    if executor == "ray":
+        return RayOptions(max_concurrent=workers if workers > 1 else None)
+    if isinstance(executor, RayOptions):
+        return executor
+    if executor != "local":
+        raise ConfigError(f"`executor` must be local or ray, got {executor!r}")
+    return None
+
+
+def tune(
+    config: StudyConfig,
+    *,
+    name: str | None = None,
+    db: str | None = None,
+    workers: int = 1,
+    events: StudyEvents | None = None,
+    executor: str | RayOptions = "local",
+) -> StudyResult:
+    """Run (or resume) a study and return its leaderboard.
+
+    Args:
+        config: What to tune.
+        name: The study's name in the store (default: derived from `config`).
+        db: The store's URL (default: `$LRBENCH_DB`, else `sqlite:///lrbench.db`).
+        workers: Local worker processes (the local executor); trials proposed per round.
+        events: Progress hooks.
+        executor: `local`, `ray` (a local Ray), or `RayOptions` (a cluster, resources).
+
+    Raises:
+        ConfigError: a bad option, an unknown task, a study name reused with another
+            configuration, or a user task that never reports the metric.
+        StorageError: the database is unreachable or has another schema version.
+    """
+    ray_options = _executor(executor, workers)
+    if ray_options is not None:  # an unreachable cluster fails before any work
+        from lrbench.execution.raytune import connect
+
+        connect(ray_options.address)
+    events = events or StudyEvents()
+    task = load_task(config.task, config.params)
+    plan = resolve(config, task)
+    strategy = _strategy(plan)
+    store = Store(db)
+    name = name or default_study_name(plan.config)
+    study = _open_study(store, name, plan, strategy, workers)
+    if task.builtin is not None:
+        task.builtin.prepare(task.params)
+    trials = store.trials(study.id)
+    expected = _expected_trials(plan, study, trials, strategy)
+    events.started(study, expected, expected - sum(t.status.finished for t in trials))
+    store.set_study_status(study.id, "running")
+    standings = Standings(study, trials)
+
+    def finished(job: TrialJob, outcome: TrialOutcome) -> None:
+        if outcome.status is TrialStatus.complete and plan.metric not in outcome.metric_names:
+            raise ConfigError(
+                f"task {task.name} never reported metric {plan.metric!r} (it reported: "
+                f"{', '.join(outcome.metric_names) or 'nothing'}); choose one with --metric"
+            )
+        record = next(t for t in trials if t.id == job.trial_id)
+        standings.add(job, outcome, record.family, record.lr)
+        events.trial_finished(outcome, standings)
+
+    try:
+        while True:
+            trials = store.trials(study.id)
+            _run(
+                _jobs(plan, store, study),
+                store,
+                study,
+                plan,
+                ray_options,
+                workers,
+                finished,
+                events,
+            )
+            if not _next_round(plan, store, study, strategy, workers):
+                break
+    except BaseException:
+        store.set_study_status(study.id, "interrupted")
+        raise
+    store.set_study_status(study.id, "complete")
+    return StudyResult.load(store, store.require_study(name))
+
+
+def _run(
+    jobs: Sequence[TrialJob],
+    store: Store,
+    study: StudyRecord,
+    plan: Plan,
+    ray_options: RayOptions | None,
+    workers: int,
+    finished: Callable[[TrialJob, TrialOutcome], None],
+    events: StudyEvents,
+) -> None:
+    """Run `jobs` locally, or on Ray where `ray_options` are given."""
+    by_id = {job.trial_id: job for job in jobs}
+
+    def on_outcome(outcome: TrialOutcome) -> None:
+        finished(by_id[outcome.trial_id], outcome)
+
+    if ray_options is None:
+        run_local(
+            jobs,
+            workers=workers,
+            store=store,
+            on_outcome=on_outcome,
+            on_start=events.trial_started,
+            on_progress=events.progress,
+        )
+        return
+    from lrbench.execution.raytune import run_ray
+
+    run_ray(
+        jobs,
+        options=ray_options,
+        store=store,
+        run_name=study.name,
+        total_steps=plan.total_steps,
+        on_outcome=on_outcome,
+    )
