@@ -22,7 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
+
 from lrbench.study import StudyConfig, StudyResult, tune
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bench decides what it logs
 
 SETTINGS = {
     # task: (LR range, the oracle's LRs per family)

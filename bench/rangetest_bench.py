@@ -25,11 +25,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import optuna
 import torch
 from sklearn.datasets import load_digits
 
 from lrbench.rangetest import RULES, range_test_model
 from lrbench.study import StudyConfig, tune
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bench decides what it logs
 
 LR_MIN, LR_MAX, STEPS = 1e-5, 10.0, 100
 

@@ -17,10 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
 import ray
 
 from lrbench.execution.raytune import RayOptions
 from lrbench.study import StudyConfig, StudyResult, tune
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bench decides what it logs
 
 WORKERS = 2
 

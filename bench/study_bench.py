@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
 import torch
 
 from lrbench.search import make_policy
@@ -26,6 +27,8 @@ from lrbench.search.grid import grid
 from lrbench.study import StudyConfig, tune
 from lrbench.tasks import load_task
 from lrbench.trial import Trial
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bench decides what it logs
 
 
 def bare_loop(config: StudyConfig) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -343,3 +344,39 @@ def test_bayes_searches_the_shape_of_the_schedule_too(tmp_path: Path) -> None:
     assert len(shapes) == 6  # not the fixed template shape with only the LR changing
     again = tune(config, name="shapes", db=db(tmp_path))
     assert len(again.trials) == 6 and all(t.attempt == 1 for t in again.trials)
+
+
+class _Recorder(lrbench.study.StudyEvents):
+    def __init__(self) -> None:
+        self.standings: lrbench.study.Standings | None = None
+
+    def trial_finished(self, outcome, standings) -> None:
+        self.standings = standings
+
+
+def test_the_live_standings_rank_as_the_stored_leaderboard(
+    task_file: Path, tmp_path: Path
+) -> None:
+    # The live display kept each policy's best single seed; the store ranks the mean over
+    # seeds: with noisy seeds the two could name different winners.
+    config = StudyConfig(
+        task=f"{task_file}:train",
+        metric="score",
+        policies=("fixed", "cosine"),
+        lr_min=0.01,
+        lr_max=1.5,
+        trials=6,
+        total_steps=20,
+        seeds=2,
+        baselines=(("fixed", 2.5),),  # diverges: no completed seed
+    )
+    events = _Recorder()
+    result = tune(config, db=f"sqlite:///{tmp_path / 's.db'}", events=events)
+    live = events.standings.ranked()
+    assert [(s.policy, s.seeds, s.statuses) for s in live] == [
+        (s.policy, s.seeds, s.statuses) for s in result.leaderboard
+    ]
+    means = [s.mean for s in result.leaderboard]
+    assert [s.mean for s in live] == pytest.approx(means, nan_ok=True)
+    assert math.isnan(means[-1])
+    assert events.standings.best().policy == result.best.policy

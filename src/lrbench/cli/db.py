@@ -135,13 +135,16 @@ def top(
 ) -> None:
     """Top-k policies for a task."""
     from lrbench.store import TaskInfo
-    from lrbench.tasks import builtin_tasks
+    from lrbench.tasks import builtin_names, load_task
 
     store = _store(db)
-    builtin = builtin_tasks().get(task)
-    info = (builtin.info(builtin.defaults) if builtin else store.known_task(task)) or TaskInfo(
-        name=task
-    )
+    # What the store knows of the task first: a built-in is imported (torch and all) only
+    # when the store has never seen it and nearest-task search needs its description.
+    info = store.known_task(task)
+    if info is None and task in builtin_names():
+        resolved = load_task(task)
+        info = resolved.info(resolved.builtin.total_steps if resolved.builtin else 0)
+    info = info or TaskInfo(name=task)
     scores = store.top_k(info, k, metric=metric)
     if output is OutputFormat.json:
         print_json(

@@ -79,9 +79,10 @@ def render_leaderboard(result: StudyResult, limit: int = 15) -> Table:
     table.add_column("status")
     for rank, score in enumerate(result.leaderboard[:limit], 1):
         mean = "—" if math.isnan(score.mean) else f"{score.mean:.4g}"
+        std = "—" if math.isnan(score.std) else f"{score.std:.2g}"
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(score.statuses.items()))
         table.add_row(
-            str(rank), score.policy, mean, f"{score.std:.2g}", str(score.seeds), statuses
+            str(rank), score.policy, mean, std, str(score.seeds), statuses
         )
     return table
 

@@ -75,7 +75,7 @@ class Halving:
 class RungTracker:
     """One trial's seat in the shared Optuna study: reports values, asks the pruner, tells."""
 
-    def __init__(self, halving: Halving, trial_id: int) -> None:
+    def __init__(self, halving: Halving, trial_id: int, total_steps: int) -> None:
         self.study = optuna.create_study(
             study_name=_STUDY_NAME,
             storage=JournalStorage(JournalFileBackend(halving.journal)),
@@ -87,9 +87,15 @@ class RungTracker:
         )
         self.trial = self.study.ask()
         self.trial.set_user_attr("lrbench_trial_id", trial_id)
+        self._rungs = halving.rung_steps(total_steps)
 
     def should_prune(self, step: int, value: float) -> bool:
-        """Record `value` at `step`; True when the trial falls out at a rung."""
+        """At the first report on or past a rung: record `value`; True when the trial falls
+        out there. Reports between rungs decide nothing, so they are not written to the
+        shared journal."""
+        if not self._rungs or step < self._rungs[0]:
+            return False
+        self._rungs = [rung for rung in self._rungs if rung > step]
         self.trial.report(value, step)
         return self.trial.should_prune()
 

@@ -143,7 +143,7 @@ def run_trial(
     resolved = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
     store.start_trial(job.trial_id)
     halving = job.stop.halving if job.stop is not None else None
-    rungs = RungTracker(halving, job.trial_id) if halving is not None else None
+    rungs = None if halving is None else RungTracker(halving, job.trial_id, job.total_steps)
     trial = Trial(
         start_step=job.start_step,
         checkpoint=None if job.resume_from is None else load_checkpoint(job.resume_from),

@@ -74,13 +74,14 @@ def _option_defaults() -> dict[str, Any]:
 
 
 def stored_config(config: StudyConfig, objective: Objective) -> dict[str, Any]:
-    """The configuration as stored with the study (compared on resume): flat JSON."""
+    """The configuration as stored with the study (compared on resume): flat JSON, with
+    every objective's options (the other objectives' at their defaults), as stored before
+    objectives had their own options."""
     data = {name: getattr(config, name) for name in _COMMON}
     data["params"] = dict(config.params)
     data["policies"] = list(config.policies)
     data["baselines"] = [list(b) for b in config.baselines]
-    data["objective"] = objective.name
-    return {**data, **objective.options()}
+    return {**data, **_option_defaults(), "objective": objective.name, **objective.options()}
 
 
 def default_study_name(config: StudyConfig) -> str:

@@ -18,6 +18,7 @@ import jinja2
 from matplotlib.figure import Figure
 
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
+from lrbench.study.objectives import objective_of_study
 from lrbench.viz import data as viz_data
 from lrbench.viz import figures
 
@@ -86,6 +87,9 @@ def _config_rows(study: StudyRecord) -> list[tuple[str, str]]:
     ):
         if config.get(key) not in (None, [], {}):
             rows.append((key, str(config[key])))
+    rows += [(key, str(value)) for key, value in objective_of_study(study).options().items()]
+    if config.get("bracket"):
+        rows.append(("bracket", "range test first"))
     return rows
 
 
@@ -175,8 +179,8 @@ def _study_context(
                 "lr_text": f"{score.lr:.3g}",
                 "mean_sort": score.mean if finite else -sign * 1e300,
                 "mean_text": f"{score.mean:.4g}" if finite else "—",
-                "std": score.std,
-                "std_text": f"{score.std:.2g}",
+                "std": score.std if finite else 0.0,
+                "std_text": f"{score.std:.2g}" if finite else "—",
                 "seeds": score.seeds,
                 "statuses": ", ".join(f"{n} {s}" for s, n in sorted(score.statuses.items())),
                 "cost_steps": score.cost_steps,
