@@ -52,16 +52,10 @@ class Direction(str, enum.Enum):
         """+1 where higher is better, -1 where lower is: `sign * value` is always "higher"."""
         return 1.0 if self is Direction.MAX else -1.0
 
-    def better(self, value: float, than: float) -> bool:
-        """True if `value` is strictly better than `than`."""
-        return self.sign * value > self.sign * than
-
-    def best(self, values: Sequence[float]) -> float:
-        """The best of finite `values` (NaN when there is none)."""
-        finite = [v for v in values if math.isfinite(v)]
-        if not finite:
-            return math.nan
-        return max(finite) if self is Direction.MAX else min(finite)
+    @property
+    def wording(self) -> str:
+        """`higher` or `lower`: which values are better, in words."""
+        return "higher" if self is Direction.MAX else "lower"
 
     def worst(self, values: Sequence[float]) -> float:
         """The worst of finite `values` (NaN when there is none)."""

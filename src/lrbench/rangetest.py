@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError, Diverged
 
 __all__ = [
@@ -354,7 +355,7 @@ def grid_range(
     finite = np.isfinite(values)
     if not finite.any():
         return None, None
-    sign = 1.0 if mode == "max" else -1.0
+    sign = Direction.of(mode).sign
     scores = np.where(finite, sign * values, -np.inf)
     best = int(np.argmax(scores))
     bound = values[best] - sign * tolerance * abs(values[best])

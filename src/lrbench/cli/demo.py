@@ -26,6 +26,7 @@ from lrbench.cli._common import (
     quiet_libraries,
     stdout,
 )
+from lrbench.evaluate import Direction
 
 HELP = """Run the demo: a real LR tuning study on the built-in tasks, ending with an HTML report.
 
@@ -78,7 +79,7 @@ def demo_studies(quick: bool) -> list[tuple[str, Any]]:
 
 def _summary(result: Any) -> dict[str, Any]:
     best = result.best
-    sign = 1.0 if result.study.mode == "max" else -1.0
+    sign = Direction.of(result.study.mode).sign
     baselines = []
     for family, lr in BASELINES:
         score = next((s for s in result.leaderboard if s.family == family and s.lr == lr), None)

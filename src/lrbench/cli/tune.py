@@ -81,9 +81,7 @@ def render_leaderboard(result: StudyResult, limit: int = 15) -> Table:
         mean = "—" if math.isnan(score.mean) else f"{score.mean:.4g}"
         std = "—" if math.isnan(score.std) else f"{score.std:.2g}"
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(score.statuses.items()))
-        table.add_row(
-            str(rank), score.policy, mean, std, str(score.seeds), statuses
-        )
+        table.add_row(str(rank), score.policy, mean, std, str(score.seeds), statuses)
     return table
 
 

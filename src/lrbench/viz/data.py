@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lrbench.evaluate import Direction, reached
 from lrbench.policies import parse
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord
 
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TrialCurves:
     """One trial over time: each reported metric, the LR it trained with, and its end."""
 
@@ -63,7 +64,7 @@ def trial_curves(store: Store, trial: TrialRecord, *, max_points: int = 2000) ->
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class StudyCurves:
     """The objective metric of every trial over steps, grouped by policy family."""
 
@@ -89,10 +90,10 @@ def study_curves(
                 )
             )
     best = next((s.policy for s in leaderboard if not math.isnan(s.mean)), None)
-    return StudyCurves(study.metric, curves, best)
+    return StudyCurves(metric=study.metric, curves=curves, best_policy=best)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class LRSweep:
     """Final metric against peak LR, one line per family (the LRBench accuracy-vs-LR view)."""
 
@@ -125,7 +126,7 @@ def lr_sweep(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> LRSweep:
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class CostPoints:
     """Each configuration's cost (steps over its seeds) and metric, with the Pareto front."""
 
@@ -141,7 +142,7 @@ class CostPoints:
 
 def pareto_front(cost: np.ndarray, value: np.ndarray, mode: str) -> np.ndarray:
     """Indices of the points no other point beats on both cost (lower) and value."""
-    sign = 1.0 if mode == "max" else -1.0
+    sign = Direction.of(mode).sign
     order = np.lexsort((-sign * value, cost))
     front, best = [], -math.inf
     for index in order:
@@ -156,9 +157,9 @@ def _steps_to_result(
 ) -> float:
     """Where a curve first reaches the target, or else its own best value."""
     if target is not None:
-        hits = np.nonzero(values >= target if mode == "max" else values <= target)[0]
+        hits = np.nonzero(reached(values, target, mode))[0]
         return float(steps[hits[0]]) if hits.size else math.nan
-    best = np.nanmax(values) if mode == "max" else np.nanmin(values)
+    best = np.nanmax(values) if Direction.of(mode) is Direction.MAX else np.nanmin(values)
     return float(steps[np.nonzero(values == best)[0][0]])
 
 
@@ -187,14 +188,14 @@ def cost_points(
     cost = cost[keep]
     value = np.array([s.mean for s in done], dtype=float)
     return CostPoints(
-        study.metric,
-        study.mode,
-        cost,
-        value,
-        [s.policy for s in done],
-        pareto_front(cost, value, study.mode),
-        target,
-        "steps to reach "
+        metric=study.metric,
+        mode=study.mode,
+        cost=cost,
+        value=value,
+        labels=[s.policy for s in done],
+        front=pareto_front(cost, value, study.mode),
+        target=target,
+        cost_label="steps to reach "
         + ("the target" if target is not None else "its best result")
         + " (mean over seeds)"
         if curves is not None
@@ -202,7 +203,7 @@ def cost_points(
     )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Heatmap:
     """Mean metric by family (rows) and LR (columns); NaN where nothing completed."""
 
@@ -220,4 +221,4 @@ def heatmap(study: StudyRecord, leaderboard: Sequence[PolicyScore]) -> Heatmap:
     values = np.full((len(families), len(lrs)), np.nan)
     for score in leaderboard:
         values[families.index(score.family), lrs.index(score.lr)] = score.mean
-    return Heatmap(study.metric, study.mode, families, lrs, values)
+    return Heatmap(metric=study.metric, mode=study.mode, families=families, lrs=lrs, values=values)

@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from lrbench.evaluate import Direction
 from lrbench.policies import Policy, parse
 from lrbench.rangetest import RangeTestResult
 from lrbench.viz.data import CostPoints, Heatmap, LRSweep, StudyCurves, TrialCurves
@@ -108,7 +109,7 @@ def _family_colors(families: Sequence[str]) -> dict[str, str]:
 
 
 def _metric_label(metric: str, mode: str) -> str:
-    return f"{metric} ({'higher' if mode == 'max' else 'lower'} is better)"
+    return f"{metric} ({Direction.of(mode).wording} is better)"
 
 
 def _widen_if_single(axes: Any, values: np.ndarray, *, log: bool) -> None:
@@ -296,7 +297,8 @@ def heatmap_figure(data: Heatmap) -> Figure:
     if not data.families:
         _empty(axes, "no trials yet")
         return figure
-    colors = "viridis" if data.mode == "max" else "viridis_r"
+    higher_is_better = Direction.of(data.mode) is Direction.MAX
+    colors = "viridis" if higher_is_better else "viridis_r"
     cmap = matplotlib.colormaps[colors].with_extremes(bad="0.85")
     image = axes.imshow(np.ma.masked_invalid(data.values), aspect="auto", cmap=cmap)
     axes.set_xticks(
@@ -317,7 +319,7 @@ def heatmap_figure(data: Heatmap) -> Figure:
         for row, column in np.ndindex(data.values.shape):
             value = data.values[row, column]
             text = "—" if not np.isfinite(value) else f"{value:.3g}"
-            dark = np.isfinite(value) and (value < middle) == (data.mode == "max")
+            dark = np.isfinite(value) and (value < middle) == higher_is_better
             axes.text(
                 column,
                 row,

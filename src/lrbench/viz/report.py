@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from matplotlib.figure import Figure
 
+from lrbench.evaluate import Direction
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import objective_of_study
 from lrbench.viz import data as viz_data
@@ -59,7 +60,7 @@ def recommendation(
     return (
         f"For {study.task.name}, use {best.policy}: {study.metric} {best.mean:.4g}{spread}, "
         f"the best of {len(trials)} trials ({counts[TrialStatus.diverged]} diverged), "
-        f"{'higher' if study.mode == 'max' else 'lower'} is better."
+        f"{Direction.of(study.mode).wording} is better."
     )
 
 
@@ -166,7 +167,7 @@ def _study_context(
         by_policy.setdefault(trial.policy, []).append(
             {"number": trial.number, "status": trial.status.value, "href": href}
         )
-    sign = 1.0 if study.mode == "max" else -1.0
+    sign = Direction.of(study.mode).sign
     rows = []
     for rank, score in enumerate(leaderboard, 1):
         finite = not math.isnan(score.mean)

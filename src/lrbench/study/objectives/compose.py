@@ -34,7 +34,7 @@ def stored_candidates(study: StudyRecord) -> list[Candidate]:
 
 
 @register_objective
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class MultiPolicy(Objective):
     """The best sequence of candidates over `phases` phases.
 

@@ -24,7 +24,7 @@ __all__ = ["CostEffective"]
 
 
 @register_objective
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class CostEffective(Objective):
     """Reach `target` at the least cost.
 

@@ -13,7 +13,7 @@ __all__ = ["SinglePolicy"]
 
 
 @register_objective
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SinglePolicy(Objective):
     """Maximise (or minimise) the metric within the budget. No options."""
 
