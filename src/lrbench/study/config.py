@@ -96,9 +96,9 @@ def default_study_name(config: StudyConfig) -> str:
         if k not in defaults or v != defaults[k]
     }
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    method = (
-        config.strategy if objective.name == "single" else f"{objective.name}-{config.strategy}"
-    )
+    # The default objective stays out of the name, as before objectives were named in it.
+    default = objective.name == defaults["objective"]
+    method = config.strategy if default else f"{objective.name}-{config.strategy}"
     task_slug = config.task.rsplit("/", 1)[-1].split("(", 1)[0].strip()
     return f"{task_slug}-{method}-{digest[:8]}"
 

@@ -157,14 +157,14 @@ def _study_context(
     leaderboard = store.leaderboard(study)
     trials = store.trials(study.id)
     anchor = _slug(study.name)
-    by_policy: dict[str, list[dict[str, Any]]] = {}
+    by_configuration: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for trial in trials:
         href = f"trials/{anchor}-{trial.number}.html"
         if trial_pages:
             (out_dir / href).write_text(_trial_page(store, study, trial, anchor))
             if on_trial is not None:
                 on_trial()
-        by_policy.setdefault(trial.policy, []).append(
+        by_configuration.setdefault((trial.policy, trial.total_steps), []).append(
             {"number": trial.number, "status": trial.status.value, "href": href}
         )
     sign = Direction.of(study.mode).sign
@@ -185,7 +185,7 @@ def _study_context(
                 "seeds": score.seeds,
                 "statuses": ", ".join(f"{n} {s}" for s, n in sorted(score.statuses.items())),
                 "cost_steps": score.cost_steps,
-                "trials": by_policy.get(score.policy, []),
+                "trials": by_configuration.get((score.policy, score.total_steps or 0), []),
             }
         )
     best = next((s for s in leaderboard if not math.isnan(s.mean)), None)
