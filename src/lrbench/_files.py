@@ -7,17 +7,41 @@ reader sees the whole file or none of it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "cache_dir", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "atomic_write",
+    "cache_dir",
+    "checkpoint_path",
+    "load_checkpoint",
+    "save_checkpoint",
+    "study_dir",
+]
 
 
 def cache_dir() -> Path:
     """LRBench++'s cache: `$LRBENCH_CACHE`, else `~/.cache/lrbench`."""
     return Path(os.environ.get("LRBENCH_CACHE", Path.home() / ".cache" / "lrbench"))
+
+
+def study_dir(sqlite_file: Path | None, database_url: str, study: str) -> Path:
+    """The directory for a study's files (pruner journal, phase checkpoints), created.
+
+    Beside a SQLite file `x.db` it is `x.db.artifacts/<study>/`; for a server database it is
+    under `cache_dir()`, keyed by the database URL (shown without its password). With workers
+    on several machines, point `$LRBENCH_CACHE` at a shared file system.
+    """
+    if sqlite_file is not None:
+        root = Path(f"{sqlite_file}.artifacts")
+    else:
+        root = cache_dir() / "artifacts" / hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    path = root / study
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lrbench._files import cache_dir
+from lrbench._files import study_dir
 from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError, StorageError
 from lrbench.store import _engine, _export, queries
@@ -108,20 +108,9 @@ class Store:
         return Path(database)
 
     def artifact_dir(self, study: str) -> Path:
-        """The directory for a study's files (pruner journal, phase checkpoints), created.
-
-        Beside a SQLite file `x.db` it is `x.db.artifacts/<study>/`; for a server database it
-        is under `$LRBENCH_CACHE` (else `~/.cache/lrbench`), keyed by the database URL. With
-        workers on several machines, point `$LRBENCH_CACHE` at a shared file system.
-        """
-        if self.sqlite_file is not None:
-            root = Path(f"{self.sqlite_file}.artifacts")
-        else:
-            digest = hashlib.sha256(self.display_url.encode()).hexdigest()[:12]
-            root = cache_dir() / "artifacts" / digest
-        path = root / study
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """The directory for a study's files (pruner journal, phase checkpoints), created:
+        beside a SQLite file, or under `$LRBENCH_CACHE` for a server (`lrbench._files`)."""
+        return study_dir(self.sqlite_file, self.display_url, study)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
