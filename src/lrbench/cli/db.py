@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from lrbench.cli._common import DbOption, FormatOption, OutputFormat, print_json, stderr, stdout
 
@@ -73,14 +74,14 @@ def ls(db: DbOption = None, output: FormatOption = OutputFormat.human) -> None:
         best = (
             "—" if row["best_policy"] is None else f"{row['best_value']:.4g} {row['best_policy']}"
         )
-        table.add_row(
-            row["study"],
-            row["task"],
+        table.add_row(  # Text: names and specs are shown as written, never read as markup
+            Text(row["study"]),
+            Text(row["task"]),
             f"{row['metric']} ({row['mode']})",
             row["strategy"],
             row["status"],
             f"{row['finished']}/{row['trials']}",
-            best,
+            Text(best),
         )
     stdout.print(table)
 
@@ -162,7 +163,7 @@ def top(
         table.add_column(column, overflow="fold" if column == "policy" else "ellipsis")
     for rank, s in enumerate(scores, 1):
         table.add_row(
-            str(rank), s.family, f"{s.lr:g}", s.policy, f"{s.metric} {s.mean:.4g}", s.source
+            str(rank), s.family, f"{s.lr:g}", Text(s.policy), f"{s.metric} {s.mean:.4g}", s.source
         )
     stdout.print(table)
 

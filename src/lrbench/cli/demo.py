@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lrbench.cli._common import (
@@ -107,7 +108,7 @@ def _render(summary: dict[str, Any]) -> None:
         return
     value = best["metrics"][metric]
     stdout.print(
-        f"\n[bold]{summary['task']}[/bold]: use [bold green]{best['policy']}[/bold green]"
+        f"\n[bold]{summary['task']}[/bold]: use [bold green]{escape(best['policy'])}[/bold green]"
         f" — {metric} {value:.4g} ({summary['mode']} is better), "
         f"{summary['trials']['complete']} trials complete, "
         f"{summary['trials']['diverged']} diverged, cost {summary['cost']['steps']} "

@@ -9,7 +9,9 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from lrbench.cli._common import (
     DbOption,
@@ -81,7 +83,7 @@ def render_leaderboard(result: StudyResult, limit: int = 15) -> Table:
         mean = "—" if math.isnan(score.mean) else f"{score.mean:.4g}"
         std = "—" if math.isnan(score.std) else f"{score.std:.2g}"
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(score.statuses.items()))
-        table.add_row(str(rank), score.policy, mean, std, str(score.seeds), statuses)
+        table.add_row(str(rank), Text(score.policy), mean, std, str(score.seeds), statuses)
     return table
 
 
@@ -218,7 +220,7 @@ def _print_summary(result: StudyResult) -> None:
         stdout.print("No trial completed: see `lrbench db show " + result.study.name + "`.")
     else:
         stdout.print(
-            f"Best: [bold]{best.policy}[/bold] ({best.metric} {best.mean:.4g} ± "
+            f"Best: [bold]{escape(best.policy)}[/bold] ({best.metric} {best.mean:.4g} ± "
             f"{best.std:.2g} over {best.seeds} seed(s))."
         )
     stdout.print(
@@ -242,6 +244,7 @@ def _print_summary(result: StudyResult) -> None:
             stdout.print(f"No configuration reached the target {target['value']:g}.")
         else:
             stdout.print(
-                f"Cheapest to reach {target['value']:g}: [bold]{cheapest['policy']}[/bold] "
+                f"Cheapest to reach {target['value']:g}: "
+                f"[bold]{escape(cheapest['policy'])}[/bold] "
                 f"in {cheapest['steps']:.0f} steps."
             )

@@ -8,6 +8,7 @@ from lrbench.exceptions import ConfigError
 from lrbench.recommend import starting_points
 from lrbench.search._base import Candidate, SearchContext, Strategy, register_strategy, round_lr
 from lrbench.search.grid import grid
+from lrbench.search.templates import TEMPLATES
 from lrbench.store import TrialRecord
 
 __all__ = ["TopKSearch"]
@@ -30,9 +31,15 @@ class TopKSearch(Strategy):
         if context.store is None:
             raise ConfigError("the topk strategy needs `store`: it proposes what the store knows")
         k = max(1, context.trials // len(_AROUND))
-        known = starting_points(
-            context.store, context.task, k=k, metric=context.metric, direction=context.direction
+        found = starting_points(
+            context.store,
+            context.task,
+            k=len(TEMPLATES),
+            metric=context.metric,
+            direction=context.direction,
         )
+        # A composed sequence is known by its exact spec, not as a family to rescale: skip it.
+        known = [point for point in found if point.family in TEMPLATES][:k]
         if not known:
             return grid(context.templates, context.lr_min, context.lr_max, context.trials)
         return [
