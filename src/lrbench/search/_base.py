@@ -8,8 +8,8 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from lrbench._registry import Registry
 from lrbench.evaluate import Direction
-from lrbench.exceptions import ConfigError
 from lrbench.store import TaskInfo, TrialRecord
 
 if TYPE_CHECKING:
@@ -115,26 +115,14 @@ class Strategy(abc.ABC):
 
 
 #: Strategy name -> class; `register_strategy` adds one.
-STRATEGIES: dict[str, type[Strategy]] = {}
-
-
-def register_strategy(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: make a strategy available by its `name`."""
-    STRATEGIES[cls.name] = cls
-    return cls
-
-
-def strategy_names() -> list[str]:
-    """The registered strategies' names, in their listing order."""
-    return sorted(STRATEGIES, key=lambda name: STRATEGIES[name].listing)
+STRATEGIES: Registry[Strategy] = Registry("--strategy")
+register_strategy = STRATEGIES.register
+strategy_names = STRATEGIES.names
 
 
 def make_strategy(name: str) -> Strategy:
     """The registered strategy called `name`."""
-    if name not in STRATEGIES:
-        names = ", ".join(strategy_names())
-        raise ConfigError(f"`--strategy` must be one of {names}, got {name!r}")
-    return STRATEGIES[name]()
+    return STRATEGIES.lookup(name)()
 
 
 def round_lr(lr: float) -> float:

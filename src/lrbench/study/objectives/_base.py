@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from lrbench.exceptions import ConfigError
+from lrbench._registry import Registry
 
 if TYPE_CHECKING:
     from lrbench.search import Candidate
@@ -51,12 +51,12 @@ class Objective:
     of `summary` in the result's JSON (null for other objectives).
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""
     stored_name: ClassVar[str] = ""
     json_key: ClassVar[str | None] = None
     description: ClassVar[str] = ""
     #: Where the objective comes in lists of the objectives (help, error messages).
-    listing: ClassVar[int] = 100
+    listing: int = 100
 
     def options(self) -> dict[str, Any]:
         """The objective's own options, as stored with the study."""
@@ -100,29 +100,16 @@ class Objective:
 
 
 #: Objective name -> class; `register_objective` adds one.
-OBJECTIVES: dict[str, type[Objective]] = {}
-
-
-def register_objective(cls: type[Objective]) -> type[Objective]:
-    """Class decorator: make an objective available by its `name`."""
-    OBJECTIVES[cls.name] = cls
-    return cls
-
-
-def objective_names() -> list[str]:
-    """The registered objectives' names, in their listing order."""
-    return sorted(OBJECTIVES, key=lambda name: OBJECTIVES[name].listing)
+OBJECTIVES: Registry[Objective] = Registry("--objective")
+register_objective = OBJECTIVES.register
+objective_names = OBJECTIVES.names
 
 
 def make_objective(objective: str | Objective) -> Objective:
     """The objective given by name (with its default options) or as an instance."""
     if isinstance(objective, Objective):
         return objective
-    if objective not in OBJECTIVES:
-        raise ConfigError(
-            f"`--objective` must be one of {', '.join(objective_names())}, got {objective!r}"
-        )
-    return OBJECTIVES[objective]()
+    return OBJECTIVES.lookup(objective)()
 
 
 def objective_of_study(study: StudyRecord) -> Objective:
