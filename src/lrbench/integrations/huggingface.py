@@ -15,25 +15,39 @@ Two ways to put an LRBench policy into a `Trainer`:
 
 Either way the callback watches the logged training loss for divergence (and stops training on
 it), and passes evaluation metrics to adaptive policies (`plateau`, `switch_on_plateau`).
+
+And a way to tune the LR of a `Trainer` you already have: wrap the function that builds it,
+
+      @trainer_task
+      def train(trial):                        # lrbench tune --task my_ft.py:train ...
+          model = AutoModelForCausalLM.from_pretrained(...)
+          return Trainer(model, TrainingArguments(...), train_dataset=..., eval_dataset=...)
+
+and every trial trains that Trainer under the trial's policy (see `run_trainer`).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lrbench.exceptions import ConfigError, MissingDependencyError
+from lrbench.exceptions import ConfigError, Diverged, MissingDependencyError, TrialPruned
 from lrbench.integrations.torch import LRBenchScheduler
 from lrbench.monitor import Monitor
 from lrbench.policies import Policy, parse
+from lrbench.trial import Trial
 
 try:
     from transformers import TrainerCallback
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("transformers", "hf") from error
 
-__all__ = ["LRBenchCallback", "create_scheduler"]
+__all__ = ["LRBenchCallback", "TrialCallback", "create_scheduler", "run_trainer", "trainer_task"]
+
+logger = logging.getLogger(__name__)
 
 
 def create_scheduler(
@@ -145,3 +159,170 @@ class LRBenchCallback(TrainerCallback):
         if self.scheduler is not None:
             self.scheduler.report(**numbers)
         self.monitor.report(**numbers)
+
+
+#: Logged values that describe the run's speed, not its quality: not reported to the study.
+_NOT_METRICS = ("_runtime", "_per_second", "epoch")
+
+
+def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {
+        name: float(value)
+        for name, value in metrics.items()
+        if isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not name.endswith(_NOT_METRICS)
+    }
+
+
+class TrialCallback(TrainerCallback):
+    """Connects a `Trainer` run to a study trial (installed by `run_trainer`).
+
+    It counts the updates (the trial's cost), reports every evaluation to the study with
+    `trial.report` (a pruned trial stops training cleanly at the end of the step, and
+    `run_trainer` raises `TrialPruned` afterwards), passes evaluations to an adaptive policy,
+    and stops training when the logged loss diverges, with a warning naming the step.
+    """
+
+    def __init__(self, trial: Trial) -> None:
+        self.trial = trial
+        self.monitor: Monitor | None = None
+        self.pruned: TrialPruned | None = None
+        self.last_evaluation: dict[str, float] = {}
+        self.evaluated_at = -1
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Track the run from the Trainer's step (the LR is the scheduler's to set)."""
+        self.monitor = self.trial.monitor(None, on_divergence="flag")
+        self.monitor.seek(state.global_step)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Count the update just done."""
+        if self.monitor is not None:
+            self.monitor.seek(state.global_step)
+
+    def on_log(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        logs: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Check the logged training loss; stop training if it diverged."""
+        if self.monitor is None or not logs or "loss" not in logs or self.monitor.diverged:
+            return
+        loss = float(logs["loss"])
+        if not math.isfinite(float(logs.get("grad_norm", 0.0))):
+            loss = math.nan  # the Trainer hides NaN losses (`logging_nan_inf_filter`)
+        self.monitor.observe(loss)
+        if self.monitor.diverged:
+            logger.warning(
+                "stopping trial %d at step %d: %s",
+                self.trial.number,
+                state.global_step,
+                self.monitor.divergence_reason,
+            )
+            control.should_training_stop = True
+
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Report the evaluation to the study; a pruned trial stops training."""
+        numbers = _numbers(metrics or {})
+        if not numbers or self.pruned is not None:
+            return
+        self.last_evaluation, self.evaluated_at = numbers, state.global_step
+        scheduler = kwargs.get("lr_scheduler")
+        if isinstance(scheduler, LRBenchScheduler):
+            scheduler.report(**numbers)
+        try:
+            self.trial.report(state.global_step, **numbers)
+        except TrialPruned as pruned:
+            self.pruned = pruned
+            control.should_training_stop = True
+
+
+def _install_policy(trainer: Any, policy: Policy) -> None:
+    """Make the Trainer build an `LRBenchScheduler` for `policy` over its final optimizer.
+
+    `Trainer.create_scheduler` is the Trainer's documented override point and runs once the
+    optimizer will not change (after `accelerate` wrapped it, after `model_init`, under FSDP),
+    so the user's own optimizer, or `optimizer_cls_and_kwargs`, is kept as it is.
+    """
+
+    def create_scheduler(num_training_steps: int, optimizer: Any = None) -> LRBenchScheduler:
+        trainer.lr_scheduler = LRBenchScheduler(optimizer or trainer.optimizer, policy)
+        return trainer.lr_scheduler
+
+    trainer.lr_scheduler = None
+    trainer.create_scheduler = create_scheduler
+
+
+def _set_budget(trainer: Any, trial: Trial) -> None:
+    """The trial's budget, seed, evaluation and logging cadence, in the Trainer's arguments."""
+    args = trainer.args
+    args.max_steps = trial.total_steps
+    args.seed = args.data_seed = trial.seed
+    # Divergence is read off the logged loss: log at least 20 times over the run.
+    args.logging_steps = max(1, min(int(args.logging_steps), trial.total_steps // 20))
+    if trainer.eval_dataset is not None and str(args.eval_strategy.value) == "no":
+        evaluations = int(trial.params.get("evaluations", 5))
+        args.eval_strategy = type(args.eval_strategy)("steps")
+        args.eval_steps = max(1, trial.total_steps // evaluations)
+
+
+def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
+    """Train `trainer` as the trial: its budget, its policy, its reports; the final metrics.
+
+    LRBench++ sets, in the Trainer's arguments: `max_steps` (the trial's budget in updates),
+    `seed` and `data_seed` (the trial's seed), the logging cadence (at least 20 logs, for
+    divergence), and evaluation every `total_steps / evaluations` steps (`evaluations` from the
+    task's params, default 5) when the Trainer has an `eval_dataset` but no evaluation. The
+    Trainer's optimizer is kept; its scheduler is the trial's policy (`LRBenchScheduler`).
+
+    Returns the last evaluation's metrics (`eval_loss`, ...) and `train_loss`.
+
+    Raises:
+        TrialPruned: the study stopped the trial at an evaluation (training stopped cleanly).
+        Diverged: the training loss diverged (training stopped at the next step).
+    """
+    _set_budget(trainer, trial)
+    _install_policy(trainer, trial.policy)
+    callback = TrialCallback(trial)
+    trainer.add_callback(callback)
+    output = trainer.train()
+    monitor = callback.monitor
+    if monitor is not None and monitor.diverged:
+        raise Diverged(
+            monitor.diverged_at or trainer.state.global_step,
+            math.nan if monitor.last_loss is None else monitor.last_loss,
+            monitor.divergence_reason or "the loss diverged",
+        )
+    if callback.pruned is not None:
+        raise callback.pruned
+    metrics = dict(callback.last_evaluation)
+    if trainer.eval_dataset is not None and callback.evaluated_at != trainer.state.global_step:
+        trainer.evaluate()  # reports through the callback
+        metrics = dict(callback.last_evaluation)
+    return {**metrics, "train_loss": float(output.training_loss)}
+
+
+def trainer_task(build: Callable[[Trial], Any]) -> Callable[[Trial], dict[str, float]]:
+    """A task from a function that builds your `Trainer` for a trial (a decorator).
+
+    `build(trial)` returns a `Trainer` ready to train (model, arguments, datasets, your own
+    optimizer if you have one); use `trial.seed` where your script seeds, and `trial.params`
+    for your own settings. The task trains it through `run_trainer`.
+    """
+
+    @functools.wraps(build)
+    def train(trial: Trial) -> dict[str, float]:
+        return run_trainer(trial, build(trial))
+
+    return train
