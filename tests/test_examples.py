@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,41 @@ def test_the_documented_user_task_tunes_from_the_command_line(tmp_path) -> None:
     assert summary["task"] == "my_task.py:train"
     assert summary["trials"]["complete"] + summary["trials"]["diverged"] == 4
     assert summary["best"]["metrics"]["val_accuracy"] > 0.7
+
+
+def test_the_trainer_example_tunes_pretrained_minilm_from_the_command_line(tmp_path) -> None:
+    command = [
+        str(Path(sys.executable).parent / "lrbench"),
+        "tune",
+        "--task",
+        f"{EXAMPLES / 'hf_trainer.py'}:train",
+        "--metric",
+        "eval_loss",
+        "--mode",
+        "min",
+        "--policies",
+        "fixed,cosine",
+        "--lr-min",
+        "1e-4",
+        "--lr-max",
+        "1e-3",
+        "--trials",
+        "2",
+        "--total-steps",
+        "4",
+        "--param",
+        "sentences=160",
+        "--param",
+        f"output_dir={tmp_path / 'out'}",
+        "--db",
+        f"sqlite:///{tmp_path / 'hf.db'}",
+        "--format",
+        "json",
+        "--quiet",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["trials"]["complete"] == 2
+    assert summary["best"]["metrics"]["eval_loss"] < 1.45  # ln 4 = 1.386 before training
