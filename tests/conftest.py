@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+# Nothing is downloaded: models load from local directories and wheels.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -42,6 +42,7 @@ from lrbench.trial import Trial
 
 try:
     from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("transformers", "hf") from error
 
@@ -284,7 +285,9 @@ def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
     `seed` and `data_seed` (the trial's seed), the logging cadence (at least 20 logs, for
     divergence), and evaluation every `total_steps / evaluations` steps (`evaluations` from the
     task's params, default 5) when the Trainer has an `eval_dataset` but no evaluation. The
-    Trainer's optimizer is kept; its scheduler is the trial's policy (`LRBenchScheduler`).
+    Trainer's optimizer is kept; its scheduler is the trial's policy (`LRBenchScheduler`); its
+    console printing and progress bar are removed (a study shows its own progress, and
+    `--format json` keeps stdout to itself).
 
     Returns the last evaluation's metrics (`eval_loss`, ...) and `train_loss`.
 
@@ -294,6 +297,8 @@ def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
     """
     _set_budget(trainer, trial)
     _install_policy(trainer, trial.policy)
+    for console in (PrinterCallback, ProgressCallback):  # progress is the study's to show
+        trainer.remove_callback(console)
     callback = TrialCallback(trial)
     trainer.add_callback(callback)
     output = trainer.train()

