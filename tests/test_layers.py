@@ -16,6 +16,7 @@ LAYERS = [
     "evaluate",
     "monitor",
     "trial",
+    "integrations",
     "tasks",
     "store",
     "recommend",
@@ -23,7 +24,6 @@ LAYERS = [
     "search",
     "execution",
     "study",
-    "integrations",
     "viz",
     "cli",
 ]

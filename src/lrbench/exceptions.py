@@ -7,6 +7,7 @@ __all__ = [
     "Diverged",
     "LRBenchError",
     "MissingDependencyError",
+    "MissingParameter",
     "StorageError",
     "TargetReached",
     "TrialPruned",
@@ -19,6 +20,20 @@ class LRBenchError(Exception):
 
 class ConfigError(LRBenchError, ValueError):
     """A policy spec, parameter or option is invalid; the message names the field and the rule."""
+
+
+class MissingParameter(ConfigError):
+    """A policy spec leaves out a required parameter.
+
+    Attributes:
+        policy: The policy's name.
+        parameter: The missing parameter.
+    """
+
+    def __init__(self, message: str, *, policy: str, parameter: str) -> None:
+        super().__init__(message)
+        self.policy = policy
+        self.parameter = parameter
 
 
 class StorageError(LRBenchError):

@@ -235,6 +235,16 @@ class _DivergenceCheck:
         return None
 
 
+def set_lr(group: dict[str, Any], lr: float) -> None:
+    """Set a param group's LR; a tensor LR (capturable optimizers, CUDA graphs) is filled in
+    place and stays the same tensor."""
+    fill = getattr(group.get("lr"), "fill_", None)
+    if callable(fill):
+        fill(lr)
+    else:
+        group["lr"] = lr
+
+
 class Monitor:
     """Applies a policy to an optimizer, step by step, and keeps the run's status.
 
@@ -311,7 +321,7 @@ class Monitor:
         self.lr = self._runner.lr(self.step_count)
         if self.optimizer is not None:
             for group, multiplier in zip(self.optimizer.param_groups, self.lr_multipliers):
-                group["lr"] = self.lr * multiplier
+                set_lr(group, self.lr * multiplier)
 
     def observe(self, loss: float | Any) -> None:
         """Record the loss of the current step and check it for divergence, without advancing.

@@ -74,3 +74,11 @@ def test_plateau_policy_hears_validation_metrics(tmp_path: Path) -> None:
     )
     module = fit(tmp_path, callback, 50)
     assert module.used[0] == 1e-6 and module.used[-1] < 1e-6  # an LR too small to improve
+
+
+def test_a_spec_may_leave_the_horizon_to_the_trainer(tmp_path: Path) -> None:
+    callback = LRBenchCallback("cosine(lr=0.05,warmup_steps=4)")
+    module = fit(tmp_path, callback, 40)
+    expected = lrbench.parse("cosine(lr=0.05,warmup_steps=4,total_steps=40)")
+    np.testing.assert_array_equal(module.used, expected.values(np.arange(40)))
+    assert callback.monitor is callback.monitors[0]

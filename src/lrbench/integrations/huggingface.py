@@ -34,10 +34,16 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lrbench.exceptions import ConfigError, Diverged, MissingDependencyError, TrialPruned
+from lrbench.exceptions import (
+    ConfigError,
+    Diverged,
+    MissingDependencyError,
+    MissingParameter,
+    TrialPruned,
+)
 from lrbench.integrations.torch import LRBenchScheduler
 from lrbench.monitor import Monitor
-from lrbench.policies import Policy, parse
+from lrbench.policies import Policy, from_hf, parse
 from lrbench.trial import Trial
 
 try:
@@ -46,7 +52,14 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("transformers", "hf") from error
 
-__all__ = ["LRBenchCallback", "TrialCallback", "create_scheduler", "run_trainer", "trainer_task"]
+__all__ = [
+    "LRBenchCallback",
+    "TrialCallback",
+    "create_scheduler",
+    "from_training_args",
+    "run_trainer",
+    "trainer_task",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +68,69 @@ def create_scheduler(
     policy: Policy | str | Mapping[str, Any],
     optimizer: Any,
     *,
+    total_steps: int | None = None,
     lr_multipliers: Sequence[float] | None = None,
 ) -> LRBenchScheduler:
     """A torch scheduler applying `policy`, for `Trainer(optimizers=(optimizer, scheduler))`.
 
     The Trainer steps it after every optimizer update, saves it in checkpoints and restores it
-    on `resume_from_checkpoint`; the LR after `k` updates is `policy(k)`.
+    on `resume_from_checkpoint`; the LR after `k` updates is `policy(k)`. `total_steps` (your
+    `max_steps`) fills the horizon of a spec that leaves it out.
     """
-    return LRBenchScheduler(optimizer, policy, lr_multipliers=lr_multipliers)
+    return LRBenchScheduler(
+        optimizer, parse(policy, total_steps=total_steps), lr_multipliers=lr_multipliers
+    )
+
+
+def from_training_args(args: Any, num_training_steps: int) -> Policy:
+    """The policy equal to the schedule the Trainer would build from its `TrainingArguments`
+    (`lr_scheduler_type`, `learning_rate`, `warmup_steps` as steps or as a ratio below 1,
+    `lr_scheduler_kwargs`) over `num_training_steps` updates.
+
+    Example:
+        >>> from transformers import TrainingArguments
+        >>> args = TrainingArguments("out", learning_rate=2e-5, warmup_steps=0.03,
+        ...                          lr_scheduler_type="cosine", report_to=[])
+        >>> from_training_args(args, 1000)
+        lrbench.parse('cosine(lr=2e-05,total_steps=1000,warmup_steps=30)')
+    """
+    kwargs = args.lr_scheduler_kwargs or {}
+    if isinstance(kwargs, str):
+        import json
+
+        kwargs = json.loads(kwargs) if kwargs.strip() else {}
+    return from_hf(
+        str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        lr=float(args.learning_rate),
+        num_warmup_steps=int(args.get_warmup_steps(num_training_steps)),
+        num_training_steps=num_training_steps,
+        **kwargs,
+    )
+
+
+def _policy_or_horizon(policy: Policy | str | Mapping[str, Any] | None) -> Policy | None:
+    """The policy, or None for a spec that leaves `total_steps` to the Trainer (checked now
+    for every other mistake)."""
+    if policy is None:
+        return None
+    try:
+        return parse(policy)
+    except MissingParameter as missing:
+        if missing.parameter != "total_steps":
+            raise
+        parse(policy, total_steps=10**9)  # every other mistake is reported now
+        return None
+
+
+def _warn_if_horizon_differs(policy: Policy, max_steps: int) -> None:
+    horizon = getattr(policy, "total_steps", None)
+    if horizon is not None and max_steps > 0 and int(horizon) != int(max_steps):
+        logger.warning(
+            "the policy's total_steps is %d but the Trainer runs %d steps: the schedule %s",
+            horizon,
+            max_steps,
+            "ends before training does" if horizon < max_steps else "is cut short",
+        )
 
 
 class LRBenchCallback(TrainerCallback):
@@ -70,11 +138,15 @@ class LRBenchCallback(TrainerCallback):
 
     Args:
         policy: The policy to apply. Leave it out when the Trainer runs an `LRBenchScheduler`
-            (from `create_scheduler`): the callback then only watches.
+            (from `create_scheduler`): the callback then only watches. A spec may leave out
+            `total_steps`: the Trainer's `max_steps` fills it; a `total_steps` that differs
+            from `max_steps` is logged as a warning.
         divergence_factor: See `Monitor`.
-        stop_on_divergence: Set `control.should_training_stop` when the loss diverges.
+        stop_on_divergence: Set `control.should_training_stop` when the loss diverges (with a
+            warning naming the step and the reason).
 
-    After training, `callback.monitor` holds the run's history, divergence status and metrics.
+    After training, `callback.monitor` (also `callback.monitors[0]`, as in the Lightning
+    callback) holds the run's history, divergence status and metrics.
     """
 
     def __init__(
@@ -84,7 +156,8 @@ class LRBenchCallback(TrainerCallback):
         divergence_factor: float | None = 4.0,
         stop_on_divergence: bool = True,
     ) -> None:
-        self.policy = None if policy is None else parse(policy)
+        self._spec = policy
+        self.policy = _policy_or_horizon(policy)
         self.divergence_factor = divergence_factor
         self.stop_on_divergence = stop_on_divergence
         self.monitor: Monitor | None = None
@@ -92,6 +165,8 @@ class LRBenchCallback(TrainerCallback):
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Attach to the Trainer's optimizer, or watch its LRBench scheduler."""
+        if self.policy is None and self._spec is not None:
+            self.policy = parse(self._spec, total_steps=state.max_steps)
         scheduler = kwargs.get("lr_scheduler")
         if isinstance(scheduler, LRBenchScheduler):
             if self.policy is not None and self.policy != scheduler.policy:
@@ -112,7 +187,13 @@ class LRBenchCallback(TrainerCallback):
             self.monitor = Monitor(
                 self.policy, kwargs["optimizer"], divergence_factor=self.divergence_factor
             )
+        _warn_if_horizon_differs(self.monitor.policy, state.max_steps)
         self.monitor.seek(state.global_step)
+
+    @property
+    def monitors(self) -> list[Monitor]:
+        """The run's Monitor in a list (the Lightning callback has one per optimizer)."""
+        return [] if self.monitor is None else [self.monitor]
 
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Set the LR for the coming update from the Trainer's own step count."""
@@ -137,8 +218,14 @@ class LRBenchCallback(TrainerCallback):
         loss = float(logs["loss"])
         if not math.isfinite(float(logs.get("grad_norm", 0.0))):
             loss = math.nan
+        was_diverged = self.monitor.diverged
         self.monitor.observe(loss)  # the clock is still at the update that was logged
-        if self.monitor.diverged and self.stop_on_divergence:
+        if self.monitor.diverged and not was_diverged and self.stop_on_divergence:
+            logger.warning(
+                "stopping training at step %d: %s",
+                state.global_step,
+                self.monitor.divergence_reason,
+            )
             control.should_training_stop = True
 
     def on_evaluate(

@@ -11,10 +11,11 @@ Configure no other LR scheduler in `configure_optimizers`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
-from lrbench.exceptions import MissingDependencyError
+from lrbench.exceptions import MissingDependencyError, MissingParameter
 from lrbench.monitor import Monitor
 from lrbench.policies import Policy, parse
 
@@ -25,16 +26,21 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 __all__ = ["LRBenchCallback"]
 
+logger = logging.getLogger(__name__)
+
 
 class LRBenchCallback(Callback):
     """Applies a policy to a Lightning `Trainer`'s optimizers and watches the run.
 
     Args:
-        policy: The policy or spec.
+        policy: The policy or spec. A spec may leave out `total_steps`: the trainer's number of
+            optimizer updates (`estimated_stepping_batches`) fills it.
         divergence_factor: See `Monitor`.
-        stop_on_divergence: Set `trainer.should_stop` when the loss diverges.
+        stop_on_divergence: Set `trainer.should_stop` when the loss diverges (with a warning
+            naming the step and the reason).
 
-    After `fit`, `callback.monitors` holds one `Monitor` per optimizer, with the history.
+    After `fit`, `callback.monitors` holds one `Monitor` per optimizer, with the history, and
+    `callback.monitor` the first (as in the Hugging Face callback).
     """
 
     def __init__(
@@ -44,7 +50,14 @@ class LRBenchCallback(Callback):
         divergence_factor: float | None = 4.0,
         stop_on_divergence: bool = True,
     ) -> None:
-        self.policy = parse(policy)
+        self._spec = policy
+        try:
+            self.policy: Policy | None = parse(policy)
+        except MissingParameter as missing:
+            if missing.parameter != "total_steps":
+                raise
+            parse(policy, total_steps=10**9)  # every other mistake is reported now
+            self.policy = None
         self.divergence_factor = divergence_factor
         self.stop_on_divergence = stop_on_divergence
         self.monitors: list[Monitor] = []
@@ -52,6 +65,8 @@ class LRBenchCallback(Callback):
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         """Attach a Monitor to each optimizer and set the LR for the current step."""
+        if self.policy is None:
+            self.policy = parse(self._spec, total_steps=int(trainer.estimated_stepping_batches))
         self.monitors = [
             Monitor(self.policy, optimizer, divergence_factor=self.divergence_factor)
             for optimizer in trainer.optimizers
@@ -76,9 +91,18 @@ class LRBenchCallback(Callback):
         if loss is None or not self.monitors:
             return
         monitor = self.monitors[0]
+        was_diverged = monitor.diverged
         monitor.observe(loss)
-        if monitor.diverged and self.stop_on_divergence:
+        if monitor.diverged and not was_diverged and self.stop_on_divergence:
+            logger.warning(
+                "stopping training at step %d: %s", trainer.global_step, monitor.divergence_reason
+            )
             trainer.should_stop = True
+
+    @property
+    def monitor(self) -> Monitor | None:
+        """The first optimizer's Monitor (None before training starts)."""
+        return self.monitors[0] if self.monitors else None
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         """Count the epoch."""

@@ -14,7 +14,7 @@ from typing import Any
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from lrbench.monitor import PolicyRunner, resolve_multipliers
+from lrbench.monitor import PolicyRunner, resolve_multipliers, set_lr
 from lrbench.policies import Policy
 
 __all__ = ["LRBenchScheduler"]
@@ -71,8 +71,8 @@ class LRBenchScheduler(LRScheduler):
         """Feed metrics to an adaptive policy; the new LR applies from the next update on."""
         if self.runner.report(self.last_epoch, {k: float(v) for k, v in metrics.items()}):
             for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-                group["lr"] = lr
-            self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+                set_lr(group, lr)
+            self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """The step, the policy spec and the adaptive state: plain data, JSON-ready."""

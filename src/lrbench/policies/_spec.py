@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from lrbench.exceptions import ConfigError
+from lrbench.exceptions import ConfigError, MissingParameter
 from lrbench.policies._base import Policy
 from lrbench.policies._registry import get_policy_class
 
@@ -37,10 +37,15 @@ _TOKEN = re.compile(
 )
 
 
-def build(name: str, kwargs: Mapping[str, Any]) -> Policy:
-    """Construct the policy `name` from keyword arguments, with clear errors for bad keys."""
+def build(name: str, kwargs: Mapping[str, Any], *, total_steps: int | None = None) -> Policy:
+    """Construct the policy `name` from keyword arguments, with clear errors for bad keys.
+
+    `total_steps` fills the policy's horizon where it takes one and `kwargs` leave it out.
+    """
     cls = get_policy_class(name)
     specs = cls.param_specs()
+    if total_steps is not None and "total_steps" in specs and "total_steps" not in kwargs:
+        kwargs = {**kwargs, "total_steps": total_steps}
     for key in kwargs:
         if key not in specs:
             close = difflib.get_close_matches(key, specs, n=1)
@@ -50,9 +55,11 @@ def build(name: str, kwargs: Mapping[str, Any]) -> Policy:
             )
     missing = [k for k in specs if k not in kwargs and k not in cls.defaults()]
     if missing:
-        raise ConfigError(
+        raise MissingParameter(
             f"missing parameter `{missing[0]}` for policy {name} "
-            f"(required: {', '.join(k for k in specs if k not in cls.defaults())})"
+            f"(required: {', '.join(k for k in specs if k not in cls.defaults())})",
+            policy=name,
+            parameter=missing[0],
         )
     try:
         return cls(**kwargs)
@@ -61,8 +68,9 @@ def build(name: str, kwargs: Mapping[str, Any]) -> Policy:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, total_steps: int | None = None) -> None:
         self.text = text
+        self.total_steps = total_steps
         self.tokens: list[tuple[str, str, int]] = []
         position = 0
         while position < len(text):
@@ -121,7 +129,7 @@ class _Parser:
                 if self.peek() != ("punct", ")"):
                     self.expect(",", "between parameters")
             self.index += 1
-        return build(name, kwargs)
+        return build(name, kwargs, total_steps=self.total_steps if depth == 0 else None)
 
     def value(self, depth: int) -> Any:
         kind, token = self.peek()
@@ -158,7 +166,9 @@ class _Parser:
         return policy
 
 
-def from_dict(data: Mapping[str, Any], _depth: int = 0) -> Policy:
+def from_dict(
+    data: Mapping[str, Any], _depth: int = 0, *, total_steps: int | None = None
+) -> Policy:
     """Build a policy from its dict form, as `Policy.to_dict()` writes it.
 
     Example:
@@ -181,15 +191,21 @@ def from_dict(data: Mapping[str, Any], _depth: int = 0) -> Policy:
         elif kind == "policy_list" and isinstance(value, (list, tuple)):
             value = [from_dict(v, _depth + 1) if isinstance(v, Mapping) else v for v in value]
         kwargs[key] = value
-    return build(data["name"], kwargs)
+    return build(data["name"], kwargs, total_steps=total_steps if _depth == 0 else None)
 
 
-def parse(spec: str | Mapping[str, Any] | Policy) -> Policy:
+def parse(spec: str | Mapping[str, Any] | Policy, *, total_steps: int | None = None) -> Policy:
     """Turn a policy spec into a `Policy`: text, dict form, or a policy (returned as is).
+
+    `total_steps` is the horizon of a spec that leaves it out (a trainer's `max_steps`): it
+    fills the outermost policy's `total_steps` when that policy takes one and the spec gives
+    none; a spec's own `total_steps` always wins.
 
     Example:
         >>> parse("cosine(lr=0.1, min_lr=0.001, total_steps=1000, warmup_steps=100)")(100)
         0.1
+        >>> parse("cosine(lr=0.1,warmup_steps=100)", total_steps=1000)
+        lrbench.parse('cosine(lr=0.1,total_steps=1000,warmup_steps=100)')
 
     Raises:
         ConfigError: the spec is malformed (the message gives the column) or invalid (it names
@@ -198,11 +214,11 @@ def parse(spec: str | Mapping[str, Any] | Policy) -> Policy:
     if isinstance(spec, Policy):
         return spec
     if isinstance(spec, Mapping):
-        return from_dict(spec)
+        return from_dict(spec, total_steps=total_steps)
     if not isinstance(spec, str):
         raise ConfigError(f"a policy spec must be a string or a dict, got {type(spec).__name__}")
     if not spec.strip():
         raise ConfigError(
             "empty policy spec; expected something like cosine(lr=0.1,total_steps=1000)"
         )
-    return _Parser(spec).parse()
+    return _Parser(spec, total_steps).parse()
