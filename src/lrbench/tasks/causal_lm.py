@@ -30,7 +30,7 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError, MissingDependencyError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
-from lrbench.tasks._wheels import wheel_dir
+from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
 __all__ = [
@@ -304,6 +304,9 @@ class CausalLM(BuiltinTask):
     def prepare(self, params: Mapping[str, Any]) -> None:
         """Convert the default model once, and check the data and settings before any trial."""
         self._check(params)
+        require(("transformers", "hf"), ("accelerate", "hf"))
+        if int(params["lora_r"]) > 0:
+            require(("peft", "llm"))
         resolve_model(str(params["model"]))
         _records(str(params["data"]))
 

