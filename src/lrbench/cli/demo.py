@@ -64,7 +64,7 @@ def demo_studies(quick: bool, llm: bool = False) -> list[tuple[str, Any]]:
             lr_min=3e-4,
             lr_max=1e-2,
             trials=2 if quick else 6,
-            total_steps=4 if quick else 30,
+            total_steps=4 if quick else 20,
             baselines=LORA_BASELINES,
         ),
     )
