@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/efficiency_bench.py
 	$(PY) bench/rangetest_bench.py
 	$(PY) bench/ray_bench.py
+	$(PY) bench/trainer_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -142,3 +142,28 @@ def test_the_demos_llm_study_fine_tunes_smollm2_next_to_the_lora_recipe(tmp_path
     assert config.task == "hf-causal-lm"
     assert result.counts["complete"] == 3  # two searched LRs and the 2e-4 cosine recipe
     assert any(s.family == "cosine" and s.lr == 2e-4 for s in result.leaderboard)
+
+
+def test_a_bad_setting_is_one_line_exit_2_and_stores_nothing(
+    tiny_llama: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lrbench.cli.main import main
+
+    db = f"sqlite:///{tmp_path / 'bad.db'}"
+    code = main(
+        [
+            "tune",
+            "--task",
+            "hf-causal-lm",
+            "--param",
+            f"model={tiny_llama}",
+            "--param",
+            "lora_targets=c_attn",
+            "--db",
+            db,
+        ]
+    )
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in error
+    assert "`lora_targets` names 'c_attn'" in error and "q_proj" in error
+    assert lrbench.Store(db).studies() == []

@@ -196,10 +196,10 @@ def tune(
     plan = resolve(config, task)
     strategy = _strategy(plan)
     store = Store(db)
+    if task.builtin is not None:  # bad settings are refused before anything is stored
+        task.builtin.prepare(task.params)
     name = name or default_study_name(plan.config)
     study = _open_study(store, name, plan, strategy, workers)
-    if task.builtin is not None:
-        task.builtin.prepare(task.params)
     trials = store.trials(study.id)
     expected = _expected_trials(plan, study, trials, strategy)
     events.started(study, expected, expected - sum(t.status.finished for t in trials))

@@ -237,16 +237,7 @@ def _lora(model: Any, params: Mapping[str, Any]) -> Any:
         from peft import LoraConfig, get_peft_model
     except ImportError:
         raise MissingDependencyError("peft", "llm") from None
-    linear = sorted(
-        {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if _is_linear(module)}
-    )
-    targets = [t.strip() for t in str(params["lora_targets"]).split(",") if t.strip()]
-    missing = [t for t in targets if t not in linear]
-    if missing:
-        raise ConfigError(
-            f"`lora_targets` names {missing[0]!r}, which the model lacks "
-            f"(its linear layers: {', '.join(linear)})"
-        )
+    targets = _lora_targets(model, params)
     config = LoraConfig(
         r=int(params["lora_r"]),
         lora_alpha=int(params["lora_alpha"]),
@@ -255,6 +246,21 @@ def _lora(model: Any, params: Mapping[str, Any]) -> Any:
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
+
+
+def _lora_targets(model: Any, params: Mapping[str, Any]) -> list[str]:
+    """The `lora_targets` setting as module names, each checked to be a linear layer."""
+    linear = sorted(
+        {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if _is_linear(module)}
+    )
+    targets = [t.strip() for t in str(params["lora_targets"]).split(",") if t.strip()]
+    missing = [t for t in targets if t not in linear]
+    if missing or not targets:
+        raise ConfigError(
+            f"`lora_targets` names {(missing or [''])[0]!r}, which the model lacks "
+            f"(its linear layers: {', '.join(linear)})"
+        )
+    return targets
 
 
 def _is_linear(module: Any) -> bool:
@@ -307,8 +313,25 @@ class CausalLM(BuiltinTask):
         require(("transformers", "hf"), ("accelerate", "hf"))
         if int(params["lora_r"]) > 0:
             require(("peft", "llm"))
-        resolve_model(str(params["model"]))
+        source = resolve_model(str(params["model"]))
         _records(str(params["data"]))
+        self._check_model(source, params)
+
+    def _check_model(self, source: str, params: Mapping[str, Any]) -> None:
+        """The sequence length and the LoRA targets against the model's architecture, built
+        on the meta device (no weights loaded, no memory)."""
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        config = AutoConfig.from_pretrained(source)
+        limit = getattr(config, "max_position_embeddings", None)
+        if limit is not None and int(params["max_length"]) > int(limit):
+            raise ConfigError(
+                f"`max_length` is {params['max_length']}, above the model's maximum of {limit}"
+            )
+        if int(params["lora_r"]) > 0:
+            with torch.device("meta"):
+                _lora_targets(AutoModelForCausalLM.from_config(config), params)
 
     def _check(self, params: Mapping[str, Any]) -> None:
         for name in ("max_length", "batch_size", "grad_accum", "max_records", "evaluations"):
@@ -346,12 +369,8 @@ class CausalLM(BuiltinTask):
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         torch.manual_seed(trial.seed)
+        self._check_model(source, params)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-        limit = getattr(model.config, "max_position_embeddings", None)
-        if limit is not None and int(params["max_length"]) > int(limit):
-            raise ConfigError(
-                f"`max_length` is {params['max_length']}, above the model's maximum of {limit}"
-            )
         if int(params["lora_r"]) > 0:
             model = _lora(model, params)
         train_rows, eval_rows = self._datasets(params, tokenizer)
