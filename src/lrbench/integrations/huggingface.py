@@ -133,6 +133,23 @@ def _warn_if_horizon_differs(policy: Policy, max_steps: int) -> None:
         )
 
 
+def _diverges_on(monitor: Monitor, logs: Mapping[str, Any], step: int, what: str) -> bool:
+    """Record a log's training loss; True when it makes the run diverge, with a warning
+    "stopping {what} at step N: reason". The Trainer hides NaN losses
+    (`logging_nan_inf_filter`), so a non-finite `grad_norm` counts as a NaN loss."""
+    if "loss" not in logs:
+        return False
+    loss = float(logs["loss"])
+    if not math.isfinite(float(logs.get("grad_norm", 0.0))):
+        loss = math.nan
+    already = monitor.diverged
+    monitor.observe(loss)  # the clock is still at the update that was logged
+    if monitor.diverged and not already:
+        logger.warning("stopping %s at step %d: %s", what, step, monitor.divergence_reason)
+        return True
+    return False
+
+
 class LRBenchCallback(TrainerCallback):
     """Drives or watches the LR inside a Hugging Face `Trainer`.
 
@@ -208,24 +225,11 @@ class LRBenchCallback(TrainerCallback):
         logs: dict[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
-        """Record the logged training loss; stop training if it diverged.
-
-        The Trainer hides NaN losses by default (`logging_nan_inf_filter`), so a non-finite
-        `grad_norm` counts as a NaN loss.
-        """
-        if self.monitor is None or not logs or "loss" not in logs:
+        """Record the logged training loss; stop training if it diverged."""
+        if self.monitor is None or not logs:
             return
-        loss = float(logs["loss"])
-        if not math.isfinite(float(logs.get("grad_norm", 0.0))):
-            loss = math.nan
-        was_diverged = self.monitor.diverged
-        self.monitor.observe(loss)  # the clock is still at the update that was logged
-        if self.monitor.diverged and not was_diverged and self.stop_on_divergence:
-            logger.warning(
-                "stopping training at step %d: %s",
-                state.global_step,
-                self.monitor.divergence_reason,
-            )
+        diverged = _diverges_on(self.monitor, logs, state.global_step, "training")
+        if diverged and self.stop_on_divergence:
             control.should_training_stop = True
 
     def on_evaluate(
@@ -298,19 +302,9 @@ class TrialCallback(TrainerCallback):
         **kwargs: Any,
     ) -> None:
         """Check the logged training loss; stop training if it diverged."""
-        if self.monitor is None or not logs or "loss" not in logs or self.monitor.diverged:
+        if self.monitor is None or not logs:
             return
-        loss = float(logs["loss"])
-        if not math.isfinite(float(logs.get("grad_norm", 0.0))):
-            loss = math.nan  # the Trainer hides NaN losses (`logging_nan_inf_filter`)
-        self.monitor.observe(loss)
-        if self.monitor.diverged:
-            logger.warning(
-                "stopping trial %d at step %d: %s",
-                self.trial.number,
-                state.global_step,
-                self.monitor.divergence_reason,
-            )
+        if _diverges_on(self.monitor, logs, state.global_step, f"trial {self.trial.number}"):
             control.should_training_stop = True
 
     def on_evaluate(
