@@ -27,48 +27,35 @@ class Standings:
         self._runs: dict[tuple[str, int], list[LeanTrial]] = {}
         for trial in trials:
             if trial.status.finished:
-                self._add(
-                    trial.policy,
-                    trial.family,
-                    trial.lr,
-                    trial.total_steps,
-                    trial.status,
-                    trial.metrics,
-                    trial.cost_steps,
-                    trial.cost_seconds,
-                )
+                self.add(trial, trial.status, trial.metrics, trial.cost_steps, trial.cost_seconds)
 
-    def _add(
+    def add(
         self,
-        policy: str,
-        family: str,
-        lr: float,
-        total_steps: int,
+        trial: TrialRecord,
         status: TrialStatus,
         metrics: dict[str, float],
         cost_steps: int,
         cost_seconds: float,
     ) -> None:
-        if self.budget is not None and total_steps != self.budget:
+        """Count a finished trial (the stored `trial`, with how it ended)."""
+        if self.budget is not None and trial.total_steps != self.budget:
             return
         run = LeanTrial(
-            policy, family, lr, status.value, metrics, cost_steps, cost_seconds, total_steps
-        )
-        self._runs.setdefault((policy, total_steps), []).append(run)
-
-    def add(self, job: TrialJob, outcome: TrialOutcome, family: str, lr: float) -> None:
-        """Count a finished trial."""
-        metrics = {} if math.isnan(outcome.value) else {self.metric: outcome.value}
-        self._add(
-            outcome.policy,
-            family,
-            lr,
-            job.total_steps,
-            outcome.status,
+            trial.policy,
+            trial.family,
+            trial.lr,
+            status.value,
             metrics,
-            outcome.cost_steps,
-            outcome.cost_seconds,
+            cost_steps,
+            cost_seconds,
+            trial.total_steps,
         )
+        self._runs.setdefault((trial.policy, trial.total_steps), []).append(run)
+
+    def add_outcome(self, trial: TrialRecord, outcome: TrialOutcome) -> None:
+        """Count a trial that just ended, from its outcome."""
+        metrics = {} if math.isnan(outcome.value) else {self.metric: outcome.value}
+        self.add(trial, outcome.status, metrics, outcome.cost_steps, outcome.cost_seconds)
 
     def ranked(self) -> list[PolicyScore]:
         """Every configuration so far, best first."""

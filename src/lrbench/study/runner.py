@@ -104,8 +104,9 @@ def _open_study(
     )
 
 
-def _jobs(plan: Plan, store: Store, study: StudyRecord) -> list[TrialJob]:
-    trials = store.trials(study.id)
+def _jobs(
+    plan: Plan, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
+) -> list[TrialJob]:
     extras = plan.objective.job_settings(plan, store, study, trials)
     return [
         TrialJob(
@@ -205,6 +206,7 @@ def tune(
     events.started(study, expected, expected - sum(t.status.finished for t in trials))
     store.set_study_status(study.id, "running")
     standings = Standings(study, trials)
+    records: dict[int, TrialRecord] = {}  # this round's trials by id
 
     def finished(job: TrialJob, outcome: TrialOutcome) -> None:
         if outcome.status is TrialStatus.complete and plan.metric not in outcome.metric_names:
@@ -212,15 +214,15 @@ def tune(
                 f"task {task.name} never reported metric {plan.metric!r} (it reported: "
                 f"{', '.join(outcome.metric_names) or 'nothing'}); choose one with --metric"
             )
-        record = next(t for t in trials if t.id == job.trial_id)
-        standings.add(job, outcome, record.family, record.lr)
+        standings.add_outcome(records[job.trial_id], outcome)
         events.trial_finished(outcome, standings)
 
     try:
         while True:
             trials = store.trials(study.id)
+            records = {t.id: t for t in trials}
             _run(
-                _jobs(plan, store, study),
+                _jobs(plan, store, study, trials),
                 store,
                 study,
                 plan,
