@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import lrbench
+from lrbench._files import load_checkpoint, save_checkpoint
 from lrbench.store import Store, TrialStatus
-from lrbench.study import StudyConfig, tune
+from lrbench.study import MultiPolicy, StudyConfig, tune
 
 transformers = pytest.importorskip("transformers")
 from lrbench.integrations.huggingface import run_trainer  # noqa: E402
@@ -154,3 +155,73 @@ def test_a_study_tunes_a_trainer_script_and_stores_every_evaluation(tmp_path: Pa
         assert [s for s, _, _ in store.points(trial.id, "eval_loss")] == [2, 4, 6, 8, 10]
     assert result.best.metric == "eval_loss"
     assert result.best.mean == min(t.metrics["eval_loss"] for t in result.trials)
+
+
+class RecordLoss(RecordLR):
+    """Reads the LR of each update and the training loss logged after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.losses: dict[int, float] = {}
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        if logs and "loss" in logs:
+            self.losses[state.global_step] = logs["loss"]
+
+
+def test_a_run_resumed_from_its_checkpoint_goes_on_as_if_never_stopped(tmp_path: Path) -> None:
+    every_2_steps = {"evaluations": 6}  # the same evaluations, the same RNG draws
+    whole = RecordLoss()
+    run = lrbench.Trial(policy=SPEC, total_steps=12, params=every_2_steps)
+    run_trainer(run, user_trainer(tmp_path, [whole]))
+
+    saved: dict[int, Path] = {}
+
+    def keep(step: int, state: Any) -> None:
+        saved[step] = tmp_path / f"step-{step}.pt"
+        save_checkpoint(saved[step], state)  # to disk and back, as a study does
+
+    first = RecordLoss()
+    stopped = lrbench.Trial(
+        policy=SPEC,
+        total_steps=6,
+        params={"evaluations": 3},
+        checkpoint_steps=(6,),
+        on_checkpoint=keep,
+    )
+    run_trainer(stopped, user_trainer(tmp_path, [first]))
+    second = RecordLoss()
+    resumed = lrbench.Trial(
+        policy=SPEC,
+        total_steps=12,
+        params=every_2_steps,
+        start_step=6,
+        checkpoint=load_checkpoint(saved[6]),
+    )
+    run_trainer(resumed, user_trainer(tmp_path, [second]))
+
+    assert first.used + second.used == whole.used
+    assert second.losses == {step: whole.losses[step] for step in range(7, 13)}
+    assert resumed.cost()["steps"] == 6
+    assert not list(tmp_path.glob("lrbench-trial-*"))  # the trial folders are removed
+
+
+def test_a_composed_study_forks_trainer_phases_from_their_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "my_ft.py"
+    path.write_text(TASK_FILE)
+    config = StudyConfig(
+        task=f"{path}:train",
+        metric="eval_loss",
+        mode="min",
+        policies=("fixed",),
+        lr_min=1e-3,
+        lr_max=1e-1,
+        trials=2,
+        total_steps=10,
+        objective=MultiPolicy(phases=2, keep=1),
+        params={"out": str(tmp_path / "out")},
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'ft.db'}")
+    forked = [t for t in result.trials if t.policy.startswith("sequence(")]
+    assert forked and all(t.status is TrialStatus.complete for t in result.trials)
+    assert all(t.cost_steps == 5 for t in forked)  # phase 2 only: phase 1 came from the parent

@@ -94,6 +94,30 @@ def test_full_fine_tuning_learns_where_a_tiny_lr_does_not(tiny_llama: Path) -> N
     assert trained["eval_loss"] < frozen["eval_loss"] - 0.05
 
 
+@pytest.mark.parametrize(
+    ("lora_r", "weights"), [(4, "adapter_model.safetensors"), (0, "model.safetensors")]
+)
+def test_a_phase_checkpoint_holds_the_adapter_alone_under_lora(
+    tiny_llama: Path, lora_r: int, weights: str
+) -> None:
+    spec = load_task("hf-causal-lm", settings(tiny_llama, lora_r=lora_r))
+    saved: dict[int, dict] = {}
+    trial = lrbench.Trial(
+        policy="fixed(lr=1e-3)",
+        total_steps=2,
+        params=spec.params,
+        checkpoint_steps=(2,),
+        on_checkpoint=lambda step, state: saved.update({step: state}),
+    )
+    spec.function(trial)
+    files = saved[2]["task"]["trainer_checkpoint"]
+    assert weights in files and "optimizer.pt" in files and "rng_state.pth" in files
+    other = {"adapter_model.safetensors", "model.safetensors"} - {weights}
+    assert not other & set(files)
+    if lora_r:  # a few thousand adapter weights, not the model
+        assert len(files[weights]) < 100_000
+
+
 def test_instruction_files_are_read_and_bad_records_named(tmp_path: Path) -> None:
     good = tmp_path / "data.jsonl"
     good.write_text(

@@ -31,7 +31,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from lrbench.exceptions import (
@@ -62,6 +65,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The key of a Trainer checkpoint (its files, by relative name) in a trial's saved state.
+TRAINER_CHECKPOINT = "trainer_checkpoint"
 
 
 def create_scheduler(
@@ -289,9 +295,25 @@ class TrialCallback(TrainerCallback):
         self.monitor.seek(state.global_step)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Count the update just done."""
+        """Count the update just done; have the Trainer save where the study wants a checkpoint."""
         if self.monitor is not None:
             self.monitor.seek(state.global_step)
+        if self.trial.wants_checkpoint(state.global_step):
+            control.should_save = True
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Hand the Trainer's checkpoint (the adapter alone under LoRA, the optimizer, the RNG
+        and data position) to the study, and remove it from the trial's output directory."""
+        if not self.trial.wants_checkpoint(state.global_step):
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        files = {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+        self.trial.save_checkpoint(state.global_step, {TRAINER_CHECKPOINT: files})
+        shutil.rmtree(folder, ignore_errors=True)
 
     def on_log(
         self,
@@ -330,8 +352,17 @@ class TrialCallback(TrainerCallback):
             control.should_training_stop = True
 
 
+class _TrialScheduler(LRBenchScheduler):
+    """The trial's scheduler: resumed from a parent trial's checkpoint, it goes on under the
+    trial's own policy from the saved step (the parent may have run another policy)."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from the checkpoint's step (`continue_from`)."""
+        self.continue_from(state_dict)
+
+
 def _install_policy(trainer: Any, policy: Policy) -> None:
-    """Make the Trainer build an `LRBenchScheduler` for `policy` over its final optimizer.
+    """Make the Trainer build the trial's scheduler for `policy` over its final optimizer.
 
     `Trainer.create_scheduler` is the Trainer's documented override point and runs once the
     optimizer will not change (after `accelerate` wrapped it, after `model_init`, under FSDP),
@@ -339,15 +370,15 @@ def _install_policy(trainer: Any, policy: Policy) -> None:
     """
 
     def create_scheduler(num_training_steps: int, optimizer: Any = None) -> LRBenchScheduler:
-        trainer.lr_scheduler = LRBenchScheduler(optimizer or trainer.optimizer, policy)
+        trainer.lr_scheduler = _TrialScheduler(optimizer or trainer.optimizer, policy)
         return trainer.lr_scheduler
 
     trainer.lr_scheduler = None
     trainer.create_scheduler = create_scheduler
 
 
-def _set_budget(trainer: Any, trial: Trial) -> None:
-    """The trial's budget, seed, evaluation and logging cadence, in the Trainer's arguments."""
+def _set_budget(trainer: Any, trial: Trial, output_dir: str) -> None:
+    """The trial's budget, seed, evaluation, logging and saving, in the Trainer's arguments."""
     args = trainer.args
     args.max_steps = trial.total_steps
     args.seed = args.data_seed = trial.seed
@@ -357,6 +388,31 @@ def _set_budget(trainer: Any, trial: Trial) -> None:
         evaluations = int(trial.params.get("evaluations", 5))
         args.eval_strategy = type(args.eval_strategy)("steps")
         args.eval_steps = max(1, trial.total_steps // evaluations)
+    # The study saves what it needs (`trial.wants_checkpoint`), whole, in the trial's own folder.
+    args.save_strategy = type(args.save_strategy)("no")
+    args.save_only_model = False
+    args.output_dir = output_dir
+
+
+def _resume_folder(trial: Trial, folder: Path) -> str | None:
+    """Write the parent's Trainer checkpoint into `folder` for `resume_from_checkpoint`; None
+    for a fresh run."""
+    if trial.resume_state is None:
+        return None
+    files = (
+        trial.resume_state.get(TRAINER_CHECKPOINT)
+        if isinstance(trial.resume_state, Mapping)
+        else None
+    )
+    if files is None:
+        raise ConfigError(
+            f"trial {trial.number} resumes from a checkpoint that `run_trainer` did not save"
+        )
+    checkpoint = folder / f"checkpoint-{trial.start_step}"
+    for name, data in files.items():
+        (checkpoint / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkpoint / name).write_bytes(data)
+    return str(checkpoint)
 
 
 def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
@@ -370,19 +426,32 @@ def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
     console printing and progress bar are removed (a study shows its own progress, and
     `--format json` keeps stdout to itself).
 
+    Checkpoints are the study's: the Trainer saves only where `trial.wants_checkpoint` (a
+    composed study's phase ends), into a folder of the trial's own under `output_dir`, and the
+    whole checkpoint (the adapter alone for a PEFT model, optimizer, RNG, data position) goes
+    to `trial.save_checkpoint`. A trial forked from one (`trial.resume_state`) resumes the
+    Trainer from it: the same batches, the same optimizer state, the policy's LR at its step.
+
     Returns the last evaluation's metrics (`eval_loss`, ...) and `train_loss`.
 
     Raises:
         TrialPruned: the study stopped the trial at an evaluation (training stopped cleanly).
         Diverged: the training loss diverged (training stopped at the next step).
     """
-    _set_budget(trainer, trial)
-    _install_policy(trainer, trial.policy)
-    for console in (PrinterCallback, ProgressCallback):  # progress is the study's to show
-        trainer.remove_callback(console)
-    callback = TrialCallback(trial)
-    trainer.add_callback(callback)
-    output = trainer.train()
+    Path(trainer.args.output_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(
+        tempfile.mkdtemp(prefix=f"lrbench-trial-{trial.number}-", dir=trainer.args.output_dir)
+    )
+    try:
+        _set_budget(trainer, trial, str(folder))
+        _install_policy(trainer, trial.policy)
+        for console in (PrinterCallback, ProgressCallback):  # progress is the study's to show
+            trainer.remove_callback(console)
+        callback = TrialCallback(trial)
+        trainer.add_callback(callback)
+        output = trainer.train(resume_from_checkpoint=_resume_folder(trial, folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     monitor = callback.monitor
     if monitor is not None and monitor.diverged:
         raise Diverged(

@@ -70,9 +70,19 @@ class LRBenchScheduler(LRScheduler):
     def report(self, **metrics: float) -> None:
         """Feed metrics to an adaptive policy; the new LR applies from the next update on."""
         if self.runner.report(self.last_epoch, {k: float(v) for k, v in metrics.items()}):
-            for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-                set_lr(group, lr)
-            self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
+            self._apply()
+
+    def continue_from(self, state_dict: Mapping[str, Any]) -> None:
+        """Go on from another run's `state_dict()` under this scheduler's own policy (a
+        forked training phase): the LR is this policy's at the saved step."""
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict["_step_count"])
+        self._apply()
+
+    def _apply(self) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            set_lr(group, lr)
+        self._last_lr = [float(group["lr"]) for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
         """The step, the policy spec and the adaptive state: plain data, JSON-ready."""
