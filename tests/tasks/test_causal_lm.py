@@ -191,3 +191,53 @@ def test_a_bad_setting_is_one_line_exit_2_and_stores_nothing(
     assert code == 2 and "\n" not in error
     assert "`lora_targets` names 'c_attn'" in error and "q_proj" in error
     assert lrbench.Store(db).studies() == []
+
+
+@pytest.mark.parametrize("grad_accum", [1, 3])
+def test_a_budget_in_epochs_is_the_trainers_own_count_of_updates(
+    tiny_llama: Path, tmp_path: Path, grad_accum: int
+) -> None:
+    from lrbench.study import StudyConfig
+    from lrbench.study.config import resolve
+
+    params = settings(tiny_llama, grad_accum=grad_accum)
+    task = load_task("hf-causal-lm", params)
+    plan = resolve(StudyConfig(task="hf-causal-lm", params=params, epochs=1.5), task)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_llama)
+    train_rows, _ = task.builtin._datasets(task.params, tokenizer)  # type: ignore[union-attr]
+    args = transformers.TrainingArguments(
+        str(tmp_path),
+        num_train_epochs=1.5,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=grad_accum,
+        use_cpu=True,
+        report_to=[],
+    )
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_llama)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=train_rows)
+    *_, max_steps = trainer.set_initial_training_values(args, trainer.get_train_dataloader())
+    assert plan.total_steps == max_steps
+
+
+def test_the_lr_range_defaults_to_the_tasks_and_epochs_need_a_known_epoch(
+    tiny_llama: Path,
+) -> None:
+    from lrbench.study import StudyConfig
+    from lrbench.study.config import resolve
+
+    def plan(**fields):
+        config = StudyConfig(task=fields.pop("task", "hf-causal-lm"), **fields)
+        return resolve(config, load_task(config.task, config.params))
+
+    assert plan(params=settings(tiny_llama, lora_r=4)).lr_range == (1e-5, 1e-2)
+    assert plan(params=settings(tiny_llama, lora_r=0)).lr_range == (1e-6, 1e-3)
+    assert plan(params=settings(tiny_llama), lr_max=3e-3).lr_range == (1e-5, 3e-3)
+    assert plan(task="digits-mlp").lr_range == (1e-4, 1.0)
+    with pytest.raises(ConfigError, match="`--total-steps` or as `--epochs`, not both"):
+        plan(params=settings(tiny_llama), epochs=1, total_steps=10)
+    with pytest.raises(ConfigError, match="`--epochs` must be a number > 0, got 0"):
+        plan(params=settings(tiny_llama), epochs=0)
+    with pytest.raises(ConfigError, match="`--lr-min` must be < `--lr-max`"):
+        plan(params=settings(tiny_llama), lr_max=1e-6)
+    with pytest.raises(ConfigError, match="'digits-mlp' does not say how many updates an epoch"):
+        plan(task="digits-mlp", epochs=2)

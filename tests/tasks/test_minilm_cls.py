@@ -53,3 +53,13 @@ def test_bad_settings_are_one_clear_error() -> None:
     spec = load_task("minilm-cls", {"max_length": 1024})
     with pytest.raises(ConfigError, match="above the model's maximum of 512"):
         spec.builtin.prepare(spec.params)
+
+
+def test_an_epoch_is_every_training_question_once() -> None:
+    from lrbench.study import StudyConfig
+    from lrbench.study.config import resolve
+
+    task = load_task("minilm-cls", {"per_group": 25, "batch_size": 8})
+    plan = resolve(StudyConfig(task="minilm-cls", params=task.params, epochs=2), task)
+    assert plan.total_steps == 2 * 10  # 100 questions, 20 held out, 80 in batches of 8
+    assert plan.lr_range == (1e-5, 1e-2)

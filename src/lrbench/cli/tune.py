@@ -99,14 +99,24 @@ def tune_command(
     policies: Annotated[
         str, typer.Option(help="Comma-separated families or {lr} templates.")
     ] = "fixed,step,cosine,one_cycle",
-    lr_min: Annotated[float, typer.Option("--lr-min", help="Lowest LR searched.")] = 1e-4,
-    lr_max: Annotated[float, typer.Option("--lr-max", help="Highest LR searched.")] = 1.0,
+    lr_min: Annotated[
+        float | None,
+        typer.Option("--lr-min", help="Lowest LR searched \\[default: the task's, else 1e-4]."),
+    ] = None,
+    lr_max: Annotated[
+        float | None,
+        typer.Option("--lr-max", help="Highest LR searched \\[default: the task's, else 1]."),
+    ] = None,
     strategy: Annotated[
         str, typer.Option(help="grid, random, topk or bayes (Optuna TPE).")
     ] = "grid",
     trials: Annotated[int, typer.Option(min=1, help="Configurations to try (before seeds).")] = 12,
     total_steps: Annotated[
         int | None, typer.Option("--total-steps", min=1, help="Budget per trial in updates.")
+    ] = None,
+    epochs: Annotated[
+        float | None,
+        typer.Option(help="Budget per trial in epochs instead (built-in tasks), rounded up."),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per configuration.")] = 1,
     workers: Annotated[
@@ -180,6 +190,7 @@ def tune_command(
         strategy=strategy,
         trials=trials,
         total_steps=total_steps,
+        epochs=epochs,
         seeds=seeds,
         seed=seed,
         target=target,

@@ -13,7 +13,7 @@ from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError
 from lrbench.search import Candidate, family_of, make_policy, make_strategy
 from lrbench.study.objectives import OBJECTIVES, Objective, make_objective
-from lrbench.tasks import ResolvedTask
+from lrbench.tasks import DEFAULT_LR_RANGE, ResolvedTask
 
 __all__ = ["Plan", "StudyConfig", "default_study_name", "stored_config"]
 
@@ -28,11 +28,14 @@ class StudyConfig:
         metric: The metric to optimise (default: the built-in task's first metric).
         mode: `max` or `min` (default: the built-in task's).
         policies: Policy families (or templates with `{lr}`) to compare.
-        lr_min, lr_max: The LR range searched (log scale).
+        lr_min, lr_max: The LR range searched (log scale); default the built-in task's
+            (`hf-causal-lm` with LoRA: 1e-5..1e-2; full fine-tuning: 1e-6..1e-3), or 1e-4..1.
         strategy: `grid`, `random`, `topk` or `bayes` (see `lrbench.search`).
         trials: How many configurations (policy x LR) to train, before seeds: the study
             trains `trials x seeds` runs (per phase for `compose`).
         total_steps: The budget of each trial in optimizer updates.
+        epochs: The budget in passes over the training data instead (a built-in task, which
+            knows its data: the plan converts it to updates, rounded up).
         seeds: Runs of each configuration with seeds 0..seeds-1.
         seed: Seed of the strategy's random draws (and of the trial order of a cost study).
         target: Metric target: steps to reach it are recorded; required by `cost`.
@@ -48,11 +51,12 @@ class StudyConfig:
     metric: str | None = None
     mode: str | None = None
     policies: tuple[str, ...] = ("fixed", "step", "cosine", "one_cycle")
-    lr_min: float = 1e-4
-    lr_max: float = 1.0
+    lr_min: float | None = None
+    lr_max: float | None = None
     strategy: str = "grid"
     trials: int = 12
     total_steps: int | None = None
+    epochs: float | None = None
     seeds: int = 1
     seed: int = 0
     target: float | None = None
@@ -67,7 +71,7 @@ _COMMON = tuple(f.name for f in dataclasses.fields(StudyConfig) if f.name != "ob
 
 
 def _option_defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = {"objective": "single", "bracket": False}
+    defaults: dict[str, Any] = {"objective": "single", "bracket": False, "epochs": None}
     for cls in OBJECTIVES.values():
         defaults.update(cls().options())
     return defaults
@@ -120,7 +124,7 @@ class Plan:
     """The configuration with the task's defaults resolved, ready to run.
 
     Attributes:
-        config: The configuration, metric, mode, budget and params filled in.
+        config: The configuration, metric, mode, LR range, budget and params filled in.
         objective: The tuning method with its options.
         direction: Which way the metric improves.
         task: The resolved task.
@@ -135,6 +139,11 @@ class Plan:
     def metric(self) -> str:
         """The metric the study optimises."""
         return str(self.config.metric)
+
+    @property
+    def lr_range(self) -> tuple[float, float]:
+        """The LR range searched (the task's default filled in)."""
+        return float(self.config.lr_min or 0), float(self.config.lr_max or 0)
 
     @property
     def total_steps(self) -> int:
@@ -175,16 +184,7 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
     Raises:
         ConfigError: naming the bad setting and what would be valid.
     """
-    if not (config.lr_min > 0 and config.lr_max > 0):
-        raise ConfigError(
-            f"`--lr-min` and `--lr-max` must be > 0, got lr_min={config.lr_min!r},"
-            f" lr_max={config.lr_max!r}"
-        )
-    if config.lr_min >= config.lr_max:
-        raise ConfigError(
-            f"`--lr-min` must be < `--lr-max`, got lr_min={config.lr_min!r}, "
-            f"lr_max={config.lr_max!r}"
-        )
+    lr_min, lr_max = _lr_range(config, task)
     make_strategy(config.strategy)  # an unknown name is refused here, before any work
     for name in ("trials", "seeds"):
         if getattr(config, name) < 1:
@@ -204,11 +204,11 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
         )
     default_mode = builtin.mode if builtin and metric == task.metrics[0] else "max"
     direction = Direction.of(config.mode or default_mode, field="--mode")
-    total_steps = config.total_steps or (builtin.total_steps if builtin else None)
-    if total_steps is None or total_steps < 1:
-        raise ConfigError(f"`--total-steps` must be an integer >= 1, got {total_steps!r}")
+    total_steps = _budget(config, task)
     resolved = dataclasses.replace(
         config,
+        lr_min=lr_min,
+        lr_max=lr_max,
         metric=metric,
         mode=direction.value,
         total_steps=total_steps,
@@ -216,3 +216,40 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
         objective=objective,
     )
     return Plan(config=resolved, objective=objective, direction=direction, task=task)
+
+
+def _lr_range(config: StudyConfig, task: ResolvedTask) -> tuple[float, float]:
+    """The LR range searched: the configuration's, else the task's default."""
+    low, high = task.builtin.lr_range_for(task.params) if task.builtin else DEFAULT_LR_RANGE
+    lr_min = low if config.lr_min is None else config.lr_min
+    lr_max = high if config.lr_max is None else config.lr_max
+    if not (lr_min > 0 and lr_max > 0):
+        raise ConfigError(
+            f"`--lr-min` and `--lr-max` must be > 0, got lr_min={lr_min!r}, lr_max={lr_max!r}"
+        )
+    if lr_min >= lr_max:
+        raise ConfigError(
+            f"`--lr-min` must be < `--lr-max`, got lr_min={lr_min!r}, lr_max={lr_max!r}"
+        )
+    return lr_min, lr_max
+
+
+def _budget(config: StudyConfig, task: ResolvedTask) -> int:
+    """Each trial's budget in optimizer updates: `total_steps`, or `epochs` converted with
+    the task's updates per epoch (the one place epochs become updates), or the task's."""
+    if config.epochs is None:
+        total_steps = config.total_steps or (task.builtin.total_steps if task.builtin else None)
+        if total_steps is None or total_steps < 1:
+            raise ConfigError(f"`--total-steps` must be an integer >= 1, got {total_steps!r}")
+        return total_steps
+    if config.total_steps is not None:
+        raise ConfigError("give the budget as `--total-steps` or as `--epochs`, not both")
+    if not (math.isfinite(config.epochs) and config.epochs > 0):
+        raise ConfigError(f"`--epochs` must be a number > 0, got {config.epochs!r}")
+    per_epoch = task.builtin.steps_per_epoch(task.params) if task.builtin else None
+    if per_epoch is None:
+        raise ConfigError(
+            f"task {config.task!r} does not say how many updates an epoch is: "
+            "give the budget as `--total-steps`"
+        )
+    return max(1, math.ceil(config.epochs * per_epoch))  # as the Trainer rounds

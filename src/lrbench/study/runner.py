@@ -42,10 +42,11 @@ def _context(
     plan: Plan, store: Store, *, batch: int = 1, prepared: dict[str, Any] | None = None
 ) -> SearchContext:
     config = plan.config
+    lr_min, lr_max = plan.lr_range
     return SearchContext(
         templates=tuple(config.policies),
-        lr_min=config.lr_min,
-        lr_max=config.lr_max,
+        lr_min=lr_min,
+        lr_max=lr_max,
         total_steps=plan.total_steps,
         trials=config.trials,
         seed=config.seed,

@@ -20,6 +20,7 @@ from lrbench.tasks._info import TaskInfo
 from lrbench.trial import Trial
 
 __all__ = [
+    "DEFAULT_LR_RANGE",
     "BuiltinTask",
     "ResolvedTask",
     "builtin_names",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 TrainFunction = Callable[[Trial], Mapping[str, float]]
+
+#: The LR range searched for a task that names none (a user's own function).
+DEFAULT_LR_RANGE = (1e-4, 1.0)
 
 
 class BuiltinTask:
@@ -47,6 +51,8 @@ class BuiltinTask:
     mode = "max"
     total_steps = 100
     defaults: Mapping[str, Any] = {}
+    #: The LR range a study searches when it is given none (log scale).
+    lr_range: tuple[float, float] = DEFAULT_LR_RANGE
 
     def train(self, trial: Trial) -> Mapping[str, float]:
         """Run one trial; return the final metrics."""
@@ -62,6 +68,15 @@ class BuiltinTask:
 
     def prepare(self, params: Mapping[str, Any]) -> None:
         """One-off work before the first trial (e.g. building a pretrained checkpoint)."""
+
+    def lr_range_for(self, params: Mapping[str, Any]) -> tuple[float, float]:
+        """The LR range to search with these settings (default `lr_range`)."""
+        return self.lr_range
+
+    def steps_per_epoch(self, params: Mapping[str, Any]) -> int | None:
+        """Optimizer updates in one pass over the training data with these settings (None:
+        not known, so the budget must be given in updates)."""
+        return None
 
     def __call__(self, trial: Trial) -> Mapping[str, float]:
         return self.train(trial)

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import inspect
 import json
+import math
 import os
 import random
 import sys
@@ -269,6 +270,11 @@ def _is_linear(module: Any) -> bool:
     return isinstance(module, torch.nn.Linear)
 
 
+def _updates(rows: int, batch_size: int, grad_accum: int) -> int:
+    """Optimizer updates in one epoch of `rows`, counted as the Trainer counts them."""
+    return max(1, math.ceil(math.ceil(rows / batch_size) / grad_accum))
+
+
 class CausalLM(BuiltinTask):
     """Fine-tune a pretrained causal LM (LoRA or full) on instruction data or text."""
 
@@ -306,6 +312,18 @@ class CausalLM(BuiltinTask):
             optimizer="adamw",
             batch_size=int(params["batch_size"]) * int(params["grad_accum"]),
         )
+
+    def lr_range_for(self, params: Mapping[str, Any]) -> tuple[float, float]:
+        """LoRA's adapters start at zero and take LRs ~10x full fine-tuning's."""
+        return (1e-5, 1e-2) if int(params["lora_r"]) > 0 else (1e-6, 1e-3)
+
+    def steps_per_epoch(self, params: Mapping[str, Any]) -> int:
+        """Updates per pass over the training rows (the data tokenized as a trial does)."""
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(str(params["model"])))
+        train_rows, _ = self._datasets(params, tokenizer)
+        return _updates(len(train_rows), int(params["batch_size"]), int(params["grad_accum"]))
 
     def prepare(self, params: Mapping[str, Any]) -> None:
         """Convert the default model once, and check the data and settings before any trial."""

@@ -12,6 +12,7 @@ Metrics: `eval_accuracy` (higher is better) and `eval_loss`.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -90,6 +91,13 @@ def _sample(per_group: int, seed: int = 0) -> list[tuple[str, int]]:
     return rows
 
 
+def _split(params: Mapping[str, Any]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The training and validation questions for these settings."""
+    rows = _sample(int(params["per_group"]))
+    held_out = max(len(GROUPS), round(float(params["val_fraction"]) * len(rows)))
+    return rows[held_out:], rows[:held_out]
+
+
 class _Encoded:
     """Tokenized questions and labels, as the Trainer reads them."""
 
@@ -155,6 +163,12 @@ class MiniLMClassifier(BuiltinTask):
         if not 0 < float(params["val_fraction"]) < 1:
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
 
+    lr_range = (1e-5, 1e-2)
+
+    def steps_per_epoch(self, params: Mapping[str, Any]) -> int:
+        """Updates per pass over the training questions."""
+        return max(1, math.ceil(len(_split(params)[0]) / int(params["batch_size"])))
+
     def prepare(self, params: Mapping[str, Any]) -> None:
         """Check the settings, the model and the data before any trial."""
         self._check(params)
@@ -181,8 +195,7 @@ class MiniLMClassifier(BuiltinTask):
         model = AutoModelForSequenceClassification.from_pretrained(
             model_dir, num_labels=len(GROUPS)
         )
-        rows = _sample(int(params["per_group"]))
-        held_out = max(len(GROUPS), round(float(params["val_fraction"]) * len(rows)))
+        train_rows, eval_rows = _split(params)
         max_length = int(params["max_length"])
         batch = int(params["batch_size"])
         trial.samples_per_step = batch
@@ -202,8 +215,8 @@ class MiniLMClassifier(BuiltinTask):
         trainer = Trainer(
             model=model,
             args=args,
-            train_dataset=_Encoded(rows[held_out:], tokenizer, max_length),
-            eval_dataset=_Encoded(rows[:held_out], tokenizer, max_length),
+            train_dataset=_Encoded(train_rows, tokenizer, max_length),
+            eval_dataset=_Encoded(eval_rows, tokenizer, max_length),
             compute_metrics=_accuracy,
         )
         return run_trainer(trial, trainer)
