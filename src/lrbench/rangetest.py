@@ -2,6 +2,7 @@
 
     result = lrbench.range_test("digits-mlp", lr_min=1e-5, lr_max=10, steps=200)
     result = lrbench.range_test_model(model, optimizer, loader, loss_fn)  # model left untouched
+    result = lrbench.rangetest.range_test_trainer(trainer)  # a Hugging Face Trainer, restored
     result.suggestion, result.range        # a point, and [lo, hi] for cyclic policies / search
     result.candidates                      # every rule's pick
 
@@ -23,9 +24,10 @@ Reference: Smith, "Cyclical Learning Rates for Training Neural Networks" (WACV 2
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ __all__ = [
     "minimum_tenth",
     "range_test",
     "range_test_model",
+    "range_test_trainer",
     "smooth",
     "steepest",
     "suggest",
@@ -233,7 +236,7 @@ def range_test(
 
     policy = sweep_spec(lr_min, lr_max, steps, mode)
     resolved = load_task(task, params)
-    trial = Trial(policy=policy, total_steps=steps, seed=seed, params=resolved.params)
+    trial = Trial(policy=policy, total_steps=steps, seed=seed, params=resolved.params, sweep=True)
     diverged_at = None
     try:
         resolved.function(trial)
@@ -346,6 +349,95 @@ def range_test_model(
         model.train(was_training)
     history = monitor.history
     return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
+
+
+def range_test_trainer(
+    trainer: Any,
+    *,
+    lr_min: float = 1e-7,
+    lr_max: float = 1.0,
+    steps: int = 100,
+    mode: str = "exp",
+    beta: float = 0.9,
+) -> RangeTestResult:
+    """The range test on a Hugging Face `Trainer` you built, leaving it as it was.
+
+    The Trainer trains `steps` updates with the LR rising from `lr_min` to `lr_max` (its own
+    optimizer kept, the loss logged every step, no evaluation, stopping on divergence). After
+    the sweep, also when it stops or raises, the trainable weights (the adapter alone under
+    LoRA) and buffers, the optimizer and its state, the scheduler, the arguments, the callbacks,
+    the Trainer's state and the random states are put back: `trainer.train()` then trains as if
+    no sweep had run.
+    """
+    from lrbench.integrations.huggingface import run_trainer
+    from lrbench.trial import Trial
+
+    trial = Trial(
+        policy=sweep_spec(lr_min, lr_max, steps, mode),
+        total_steps=steps,
+        seed=int(trainer.args.seed),
+        sweep=True,
+    )
+    diverged_at = None
+    with _trainer_restored(trainer):
+        try:
+            run_trainer(trial, trainer)
+        except Diverged as diverged:
+            diverged_at = diverged.step
+    monitor = trial.active_monitor
+    assert monitor is not None  # run_trainer's callback made it at the first step
+    history = monitor.history
+    return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
+
+
+@contextlib.contextmanager
+def _trainer_restored(trainer: Any) -> Iterator[None]:
+    """Put back everything a run of `trainer` changes. Trainable weights and buffers are
+    copied to the CPU (frozen weights do not change), so a large model on a GPU needs no
+    second copy there."""
+    import copy
+
+    import torch
+
+    model = trainer.model
+    trained = {
+        name: tensor
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]
+        if not isinstance(tensor, torch.nn.Parameter) or tensor.requires_grad
+    }
+    saved_weights = {
+        name: tensor.detach().to("cpu", copy=True) for name, tensor in trained.items()
+    }
+    optimizer = trainer.optimizer
+    saved_optimizer = None if optimizer is None else copy.deepcopy(optimizer.state_dict())
+    saved = {
+        "args": copy.deepcopy(trainer.args),
+        "state": copy.deepcopy(trainer.state),
+        "callbacks": list(trainer.callback_handler.callbacks),
+        "lr_scheduler": trainer.lr_scheduler,
+        "model_wrapped": trainer.model_wrapped,
+    }
+    had_own_scheduler_factory = "create_scheduler" in vars(trainer)
+    own_scheduler_factory = vars(trainer).get("create_scheduler")
+    saved_rng = _snapshot_rng()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, tensor in trained.items():
+                tensor.copy_(saved_weights[name])
+        trainer.optimizer = optimizer
+        if optimizer is not None:
+            optimizer.load_state_dict(saved_optimizer)
+        for name, value in saved.items():
+            if name != "callbacks":
+                setattr(trainer, name, value)
+        trainer.callback_handler.callbacks = saved["callbacks"]
+        if had_own_scheduler_factory:
+            trainer.create_scheduler = own_scheduler_factory
+        else:
+            vars(trainer).pop("create_scheduler", None)
+        _restore_rng(saved_rng)
 
 
 def grid_range(

@@ -54,6 +54,8 @@ class Trial:
             task's state (`trial.resume_state`) and its Monitor's.
         checkpoint_steps: Steps at which the study wants the task's state.
         on_checkpoint: Receives `(step, checkpoint)` from `save_checkpoint`.
+        sweep: The trial is a range test's sweep: only the loss of every update matters (a
+            `Trainer` then logs every step and skips evaluation).
 
     Checkpoints (optional; they let `--objective compose` fork a trained phase instead of
     training it again): a task that supports them loads `trial.resume_state` when it is not
@@ -76,6 +78,7 @@ class Trial:
         checkpoint: Mapping[str, Any] | None = None,
         checkpoint_steps: Collection[int] = (),
         on_checkpoint: Callable[[int, Any], None] | None = None,
+        sweep: bool = False,
     ) -> None:
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
             raise ConfigError(f"`total_steps` must be an integer >= 1, got {total_steps!r}")
@@ -97,6 +100,7 @@ class Trial:
         self._resume_monitor = None if checkpoint is None else checkpoint["monitor"]
         self._checkpoint_steps = frozenset(checkpoint_steps)
         self._on_checkpoint = on_checkpoint
+        self.sweep = sweep
 
     def monitor(self, optimizer: Any, **options: Any) -> Monitor:
         """A Monitor on `optimizer`, already holding the step-0 LR.

@@ -225,3 +225,32 @@ def test_a_composed_study_forks_trainer_phases_from_their_checkpoints(tmp_path: 
     forked = [t for t in result.trials if t.policy.startswith("sequence(")]
     assert forked and all(t.status is TrialStatus.complete for t in result.trials)
     assert all(t.cost_steps == 5 for t in forked)  # phase 2 only: phase 1 came from the parent
+
+
+def test_the_range_test_on_a_trainer_leaves_it_as_it_was(tmp_path: Path) -> None:
+    from lrbench.rangetest import range_test_trainer, sweep_spec
+
+    def losses_of(run: Any) -> dict[int, float]:
+        recorder = RecordLoss()
+        run.add_callback(recorder)
+        run.args.logging_steps, run.args.max_steps = 1, 6
+        run.train()
+        return recorder.losses
+
+    expected = losses_of(user_trainer(tmp_path, []))
+    sgd = user_trainer(tmp_path, [], lambda m: torch.optim.SGD(m.parameters(), momentum=0.9))
+    before = {k: v.clone() for k, v in sgd.model.state_dict().items()}
+    args_before = sgd.args.to_dict()
+    result = range_test_trainer(sgd, lr_min=1e-4, lr_max=10.0, steps=30)
+
+    np.testing.assert_allclose(
+        result.lrs[:5], lrbench.parse(sweep_spec(1e-4, 10.0, 30)).values(np.arange(5))
+    )
+    assert len(result.lrs) == (30 if result.diverged_at is None else result.diverged_at + 1)
+    assert all(torch.equal(before[k], v) for k, v in sgd.model.state_dict().items())
+    assert sgd.optimizer.state_dict()["state"] == {}  # no momentum left from the sweep
+    assert sgd.args.to_dict() == args_before
+
+    trainer = user_trainer(tmp_path, [])
+    range_test_trainer(trainer, lr_min=1e-4, lr_max=10.0, steps=30)
+    assert losses_of(trainer) == expected  # trains as if no sweep had run

@@ -241,3 +241,30 @@ def test_the_lr_range_defaults_to_the_tasks_and_epochs_need_a_known_epoch(
         plan(params=settings(tiny_llama), lr_max=1e-6)
     with pytest.raises(ConfigError, match="'digits-mlp' does not say how many updates an epoch"):
         plan(task="digits-mlp", epochs=2)
+
+
+def test_the_range_test_restores_a_lora_trainer_bit_for_bit(
+    tiny_llama: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from lrbench.rangetest import range_test, range_test_trainer
+    from lrbench.tasks.causal_lm import _lora
+
+    model = _lora(
+        transformers.AutoModelForCausalLM.from_pretrained(tiny_llama),
+        load_task("hf-causal-lm", settings(tiny_llama, lora_r=4)).params,
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_llama)
+    rows = encode_records([{"text": "def f(x): return x + 1\n" * 40}], tokenizer, 32)
+    args = transformers.TrainingArguments(
+        str(tmp_path), per_device_train_batch_size=2, use_cpu=True, report_to=[]
+    )
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=rows)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = range_test_trainer(trainer, lr_min=1e-5, lr_max=1.0, steps=12)
+    assert len(result.lrs) == 12 or result.diverged_at is not None
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+    by_task = range_test("hf-causal-lm", params=settings(tiny_llama), lr_min=1e-5, steps=12)
+    assert by_task.lrs[0] == pytest.approx(1e-5) and len(by_task.lrs) >= 5

@@ -326,7 +326,13 @@ class TrialCallback(TrainerCallback):
         """Check the logged training loss; stop training if it diverged."""
         if self.monitor is None or not logs:
             return
-        if _diverges_on(self.monitor, logs, state.global_step, f"trial {self.trial.number}"):
+        # The logged loss is the last update's (number global_step - 1, at that step's LR).
+        self.monitor.seek(state.global_step - 1)
+        diverged = _diverges_on(
+            self.monitor, logs, state.global_step, f"trial {self.trial.number}"
+        )
+        self.monitor.seek(state.global_step)
+        if diverged:
             control.should_training_stop = True
 
     def on_evaluate(
@@ -384,7 +390,10 @@ def _set_budget(trainer: Any, trial: Trial, output_dir: str) -> None:
     args.seed = args.data_seed = trial.seed
     # Divergence is read off the logged loss: log at least 20 times over the run.
     args.logging_steps = max(1, min(int(args.logging_steps), trial.total_steps // 20))
-    if trainer.eval_dataset is not None and str(args.eval_strategy.value) == "no":
+    if trial.sweep:  # a range test reads every update's loss, and evaluates nothing
+        args.logging_steps = 1
+        args.eval_strategy = type(args.eval_strategy)("no")
+    elif trainer.eval_dataset is not None and str(args.eval_strategy.value) == "no":
         evaluations = int(trial.params.get("evaluations", 5))
         args.eval_strategy = type(args.eval_strategy)("steps")
         args.eval_steps = max(1, trial.total_steps // evaluations)
@@ -462,7 +471,8 @@ def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
     if callback.pruned is not None:
         raise callback.pruned
     metrics = dict(callback.last_evaluation)
-    if trainer.eval_dataset is not None and callback.evaluated_at != trainer.state.global_step:
+    evaluates = trainer.eval_dataset is not None and not trial.sweep
+    if evaluates and callback.evaluated_at != trainer.state.global_step:
         trainer.evaluate()  # reports through the callback
         metrics = dict(callback.last_evaluation)
     return {**metrics, "train_loss": float(output.training_loss)}
