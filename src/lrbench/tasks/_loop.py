@@ -10,9 +10,22 @@ from typing import Any
 from lrbench.exceptions import ConfigError
 from lrbench.trial import Trial
 
-__all__ = ["OPTIMIZERS", "load_state_dicts", "make_optimizer", "state_dicts", "train_loop"]
+__all__ = [
+    "FINE_TUNING_OPTIMIZERS",
+    "OPTIMIZERS",
+    "check_fine_tuning_optimizer",
+    "fine_tuning_optimizer",
+    "load_state_dicts",
+    "make_optimizer",
+    "state_dicts",
+    "train_loop",
+]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+
+#: The optimizers the Trainer-based tasks take (`--param optimizer=...`): the Trainer's AdamW,
+#: and two that claim to need no LR tuning, for comparison (`pip install lrbench[optimizers]`).
+FINE_TUNING_OPTIMIZERS = ("adamw", "prodigy", "schedule_free")
 
 
 def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any:
@@ -30,6 +43,44 @@ def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any
     if name == "adamw":
         return torch.optim.AdamW(parameters, lr=0.0, weight_decay=decay)
     raise ConfigError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def check_fine_tuning_optimizer(params: Mapping[str, Any]) -> None:
+    """Refuse an unknown `params['optimizer']`, or one whose package is missing."""
+    from lrbench.tasks._wheels import require
+
+    name = params["optimizer"]
+    if name not in FINE_TUNING_OPTIMIZERS:
+        raise ConfigError(
+            f"`optimizer` must be one of {', '.join(FINE_TUNING_OPTIMIZERS)}, got {name!r}"
+        )
+    if name == "prodigy":
+        require(("prodigyopt", "optimizers"))
+    elif name == "schedule_free":
+        require(("schedulefree", "optimizers"))
+
+
+def fine_tuning_optimizer(model: Any, params: Mapping[str, Any]) -> Any:
+    """The optimizer of a Trainer-based task's trainable weights, or None for the Trainer's
+    own AdamW (`params['optimizer']`, with `params['weight_decay']`).
+
+    `prodigy` (Mishchenko & Defazio, 2023) estimates its own step size: the policy's LR
+    multiplies it (use 1). `schedule_free` is Schedule-Free AdamW (Defazio et al., 2024): the
+    policy's LR is its LR (the package's default is 2.5e-3, constant); the Trainer switches it
+    between its train and eval modes.
+    """
+    check_fine_tuning_optimizer(params)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = float(params["weight_decay"])
+    if params["optimizer"] == "prodigy":
+        from prodigyopt import Prodigy
+
+        return Prodigy(trainable, lr=1.0, weight_decay=decay)
+    if params["optimizer"] == "schedule_free":
+        from schedulefree import AdamWScheduleFree
+
+        return AdamWScheduleFree(trainable, lr=0.0, weight_decay=decay)
+    return None
 
 
 def state_dicts(objects: Mapping[str, Any]) -> dict[str, Any]:

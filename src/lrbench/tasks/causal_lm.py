@@ -31,6 +31,7 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError, MissingDependencyError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._loop import check_fine_tuning_optimizer, fine_tuning_optimizer
 from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
@@ -294,6 +295,7 @@ class CausalLM(BuiltinTask):
         "batch_size": 4,
         "grad_accum": 1,
         "weight_decay": 0.0,
+        "optimizer": "adamw",
         "val_fraction": 0.1,
         "max_records": 512,
         "evaluations": 4,
@@ -309,7 +311,7 @@ class CausalLM(BuiltinTask):
             domain="llm-finetune",
             model=str(params["model"]) + ("-lora" if int(params["lora_r"]) > 0 else ""),
             dataset=Path(data).name,
-            optimizer="adamw",
+            optimizer=str(params["optimizer"]),
             batch_size=int(params["batch_size"]) * int(params["grad_accum"]),
         )
 
@@ -361,6 +363,7 @@ class CausalLM(BuiltinTask):
             )
         if not 0 < float(params["val_fraction"]) < 1:
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
+        check_fine_tuning_optimizer(params)
 
     def _datasets(self, params: Mapping[str, Any], tokenizer: Any) -> tuple[list, list]:
         records = list(_records(str(params["data"])))
@@ -416,6 +419,7 @@ class CausalLM(BuiltinTask):
             train_dataset=train_rows,
             eval_dataset=eval_rows,
             data_collator=_Collator(int(tokenizer.pad_token_id)),
+            optimizers=(fine_tuning_optimizer(model, params), None),
         )
         return run_trainer(trial, trainer)
 

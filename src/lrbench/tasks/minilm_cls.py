@@ -22,6 +22,7 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._loop import check_fine_tuning_optimizer, fine_tuning_optimizer
 from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
@@ -133,12 +134,14 @@ class MiniLMClassifier(BuiltinTask):
     metrics = ("eval_accuracy", "eval_loss", "train_loss")
     mode = "max"
     total_steps = 40
+    lr_range = (1e-5, 1e-2)
     defaults: Mapping[str, Any] = {
         "per_group": 150,
         "val_fraction": 0.2,
         "max_length": 64,
         "batch_size": 16,
         "weight_decay": 0.01,
+        "optimizer": "adamw",
         "evaluations": 4,
     }
 
@@ -148,7 +151,7 @@ class MiniLMClassifier(BuiltinTask):
             domain="text-classification",
             model="all-minilm-l6-v2",
             dataset=f"mmlu-fields-{params['per_group']}",
-            optimizer="adamw",
+            optimizer=str(params["optimizer"]),
             batch_size=int(params["batch_size"]),
         )
 
@@ -162,8 +165,7 @@ class MiniLMClassifier(BuiltinTask):
             )
         if not 0 < float(params["val_fraction"]) < 1:
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
-
-    lr_range = (1e-5, 1e-2)
+        check_fine_tuning_optimizer(params)
 
     def steps_per_epoch(self, params: Mapping[str, Any]) -> int:
         """Updates per pass over the training questions."""
@@ -218,6 +220,7 @@ class MiniLMClassifier(BuiltinTask):
             train_dataset=_Encoded(train_rows, tokenizer, max_length),
             eval_dataset=_Encoded(eval_rows, tokenizer, max_length),
             compute_metrics=_accuracy,
+            optimizers=(fine_tuning_optimizer(model, params), None),
         )
         return run_trainer(trial, trainer)
 
