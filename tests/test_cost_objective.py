@@ -130,6 +130,14 @@ def test_bracket_searches_the_range_test_range(tmp_path: Path) -> None:
     assert result.full_runs == pytest.approx((result.cost_steps + bracket["steps"]) / 300)
 
 
+def test_bracket_on_a_budget_shorter_than_a_sweep_still_sweeps(tmp_path: Path) -> None:
+    config = StudyConfig(
+        task="digits-mlp", policies=("fixed",), trials=2, total_steps=3, bracket=True
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'short.db'}")
+    assert result.range_test_steps == 5 and result.counts["complete"] == 2
+
+
 def test_studies_stored_before_the_objective_options_keep_their_name_and_resume(
     tmp_path: Path,
 ) -> None:

@@ -36,6 +36,7 @@ from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError, Diverged
 
 __all__ = [
+    "MIN_SWEEP_STEPS",
     "RangeTestResult",
     "grid_range",
     "minimum_tenth",
@@ -48,6 +49,10 @@ __all__ = [
     "sweep_spec",
     "valley",
 ]
+
+
+#: The shortest sweep whose curve the rules can read.
+MIN_SWEEP_STEPS = 5
 
 
 def smooth(losses: np.ndarray, beta: float = 0.9) -> np.ndarray:
@@ -203,8 +208,8 @@ def sweep_spec(lr_min: float, lr_max: float, steps: int, mode: str = "exp") -> s
         raise ConfigError(
             f"`--lr-min` must be > 0 and < `--lr-max`, got lr_min={lr_min!r}, lr_max={lr_max!r}"
         )
-    if steps < 5:
-        raise ConfigError(f"`--steps` must be >= 5, got {steps}")
+    if steps < MIN_SWEEP_STEPS:
+        raise ConfigError(f"`--steps` must be >= {MIN_SWEEP_STEPS}, got {steps}")
     if mode == "exp":
         return f"exp(lr={lr_min!r},gamma={(lr_max / lr_min) ** (1 / (steps - 1))!r})"
     if mode == "linear":

@@ -50,13 +50,13 @@ class Bracketed(Strategy):
 
     def prepare(self, context: SearchContext) -> dict[str, Any]:
         """Run the range test; the bracket, its steps and the sweep's suggestion."""
-        from lrbench.rangetest import range_test
+        from lrbench.rangetest import MIN_SWEEP_STEPS, range_test
 
         result = range_test(
             self.task_ref,
             lr_min=context.lr_min,
             lr_max=context.lr_max,
-            steps=min(BRACKET_STEPS, context.total_steps),
+            steps=max(MIN_SWEEP_STEPS, min(BRACKET_STEPS, context.total_steps)),
             params=self.params,
             seed=context.seed,
         )
