@@ -40,7 +40,7 @@ TASKS: dict[str, dict[str, Any]] = {
     "smollm2-lora": {
         "task": "hf-causal-lm",
         "params": {"max_length": 64, "max_records": 160, "evaluations": 2},
-        "steps": 30,
+        "steps": 20,
         "folklore": 2e-4,
     },
     "minilm-cls": {
