@@ -12,7 +12,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 EXTRAS_TEST := dev,hf,llm,lightning,postgres,ray,optimizers
 DEMO_DIR ?= demo-output
 
-.PHONY: demo demo-llm test lint bench install clean
+.PHONY: demo demo-llm test lint bench bench-finetune install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,13 @@ bench: $(VENV)/.installed-test
 	$(PY) bench/rangetest_bench.py
 	$(PY) bench/ray_bench.py
 	$(PY) bench/trainer_bench.py
+
+# LR tuning on the two pretrained models against an oracle grid (about an hour on 2 cores;
+# resumes where it stopped: results are kept in bench-output/finetune).
+bench-finetune: $(VENV)/.installed-test
+	$(PIP) install -e ".[$(EXTRAS_TEST),bench]"
+	$(PY) bench/finetune_bench.py
+	$(PY) bench/lr_finder_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
