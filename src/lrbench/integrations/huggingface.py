@@ -447,10 +447,9 @@ def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
         TrialPruned: the study stopped the trial at an evaluation (training stopped cleanly).
         Diverged: the training loss diverged (training stopped at the next step).
     """
-    Path(trainer.args.output_dir).mkdir(parents=True, exist_ok=True)
-    folder = Path(
-        tempfile.mkdtemp(prefix=f"lrbench-trial-{trial.number}-", dir=trainer.args.output_dir)
-    )
+    output_dir = trainer.args.output_dir
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"lrbench-trial-{trial.number}-", dir=output_dir))
     try:
         _set_budget(trainer, trial, str(folder))
         _install_policy(trainer, trial.policy)
@@ -461,6 +460,7 @@ def run_trainer(trial: Trial, trainer: Any) -> dict[str, float]:
         output = trainer.train(resume_from_checkpoint=_resume_folder(trial, folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        trainer.args.output_dir = output_dir  # `trainer.save_model()` saves where it did
     monitor = callback.monitor
     if monitor is not None and monitor.diverged:
         raise Diverged(
