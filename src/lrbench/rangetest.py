@@ -242,15 +242,20 @@ def range_test(
     policy = sweep_spec(lr_min, lr_max, steps, mode)
     resolved = load_task(task, params)
     trial = Trial(policy=policy, total_steps=steps, seed=seed, params=resolved.params, sweep=True)
+    return _run_sweep(trial, resolved.function, f"task {resolved.name}", beta)
+
+
+def _run_sweep(trial: Any, train: Callable[[Any], Any], what: str, beta: float) -> RangeTestResult:
+    """Train the sweep's trial (up to divergence) and read its curve from the trial's Monitor."""
     diverged_at = None
     try:
-        resolved.function(trial)
+        train(trial)
     except Diverged as diverged:
         diverged_at = diverged.step
     monitor = trial.active_monitor
     if monitor is None:
         raise ConfigError(
-            f"task {resolved.name} did not call trial.monitor(optimizer): the range "
+            f"{what} did not call trial.monitor(optimizer): the range "
             "test needs the Monitor to record the loss"
         )
     history = monitor.history
@@ -383,16 +388,8 @@ def range_test_trainer(
         seed=int(trainer.args.seed),
         sweep=True,
     )
-    diverged_at = None
     with _trainer_restored(trainer):
-        try:
-            run_trainer(trial, trainer)
-        except Diverged as diverged:
-            diverged_at = diverged.step
-    monitor = trial.active_monitor
-    assert monitor is not None  # run_trainer's callback made it at the first step
-    history = monitor.history
-    return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
+        return _run_sweep(trial, lambda sweep: run_trainer(sweep, trainer), "the Trainer", beta)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ __all__ = [
     "make_optimizer",
     "state_dicts",
     "train_loop",
+    "updates_per_epoch",
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -26,6 +27,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 #: The optimizers the Trainer-based tasks take (`--param optimizer=...`): the Trainer's AdamW,
 #: and two that claim to need no LR tuning, for comparison (`pip install lrbench[optimizers]`).
 FINE_TUNING_OPTIMIZERS = ("adamw", "prodigy", "schedule_free")
+_OPTIMIZER_PACKAGES = {"prodigy": "prodigyopt", "schedule_free": "schedulefree"}
 
 
 def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any:
@@ -45,6 +47,11 @@ def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any
     raise ConfigError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
+def updates_per_epoch(rows: int, batch_size: int, grad_accum: int = 1) -> int:
+    """Optimizer updates in one epoch of `rows`, counted as the Trainer counts them."""
+    return max(1, math.ceil(math.ceil(rows / batch_size) / grad_accum))
+
+
 def check_fine_tuning_optimizer(params: Mapping[str, Any]) -> None:
     """Refuse an unknown `params['optimizer']`, or one whose package is missing."""
     from lrbench.tasks._wheels import require
@@ -54,10 +61,8 @@ def check_fine_tuning_optimizer(params: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"`optimizer` must be one of {', '.join(FINE_TUNING_OPTIMIZERS)}, got {name!r}"
         )
-    if name == "prodigy":
-        require(("prodigyopt", "optimizers"))
-    elif name == "schedule_free":
-        require(("schedulefree", "optimizers"))
+    if name in _OPTIMIZER_PACKAGES:
+        require((_OPTIMIZER_PACKAGES[name], "optimizers"))
 
 
 def fine_tuning_optimizer(model: Any, params: Mapping[str, Any]) -> Any:

@@ -18,7 +18,6 @@ import hashlib
 import importlib.util
 import inspect
 import json
-import math
 import os
 import random
 import sys
@@ -31,7 +30,11 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError, MissingDependencyError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
-from lrbench.tasks._loop import check_fine_tuning_optimizer, fine_tuning_optimizer
+from lrbench.tasks._loop import (
+    check_fine_tuning_optimizer,
+    fine_tuning_optimizer,
+    updates_per_epoch,
+)
 from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
@@ -271,11 +274,6 @@ def _is_linear(module: Any) -> bool:
     return isinstance(module, torch.nn.Linear)
 
 
-def _updates(rows: int, batch_size: int, grad_accum: int) -> int:
-    """Optimizer updates in one epoch of `rows`, counted as the Trainer counts them."""
-    return max(1, math.ceil(math.ceil(rows / batch_size) / grad_accum))
-
-
 class CausalLM(BuiltinTask):
     """Fine-tune a pretrained causal LM (LoRA or full) on instruction data or text."""
 
@@ -325,7 +323,9 @@ class CausalLM(BuiltinTask):
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_model(str(params["model"])))
         train_rows, _ = self._datasets(params, tokenizer)
-        return _updates(len(train_rows), int(params["batch_size"]), int(params["grad_accum"]))
+        return updates_per_epoch(
+            len(train_rows), int(params["batch_size"]), int(params["grad_accum"])
+        )
 
     def prepare(self, params: Mapping[str, Any]) -> None:
         """Convert the default model once, and check the data and settings before any trial."""

@@ -12,7 +12,6 @@ Metrics: `eval_accuracy` (higher is better) and `eval_loss`.
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -22,7 +21,11 @@ from lrbench._files import cache_dir
 from lrbench.exceptions import ConfigError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
-from lrbench.tasks._loop import check_fine_tuning_optimizer, fine_tuning_optimizer
+from lrbench.tasks._loop import (
+    check_fine_tuning_optimizer,
+    fine_tuning_optimizer,
+    updates_per_epoch,
+)
 from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
@@ -169,7 +172,7 @@ class MiniLMClassifier(BuiltinTask):
 
     def steps_per_epoch(self, params: Mapping[str, Any]) -> int:
         """Updates per pass over the training questions."""
-        return max(1, math.ceil(len(_split(params)[0]) / int(params["batch_size"])))
+        return updates_per_epoch(len(_split(params)[0]), int(params["batch_size"]))
 
     def prepare(self, params: Mapping[str, Any]) -> None:
         """Check the settings, the model and the data before any trial."""
