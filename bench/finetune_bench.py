@@ -12,8 +12,9 @@ JSON of single runs), so a second run of the command resumes instead of training
 
 - oracle: `fixed` and `cosine` x 8 LRs log-spaced over the task's LR range, 2 seeds each.
 - LRBench++ at <= 3 full runs, each in its own database (no knowledge of the oracle):
-  `bayes` (TPE, 3 trials), `topk` (3 trials: published recipes for a fresh database) and
-  `bracket` (a range test, then 2 cosine trials inside its bracket).
+  `bayes` (TPE, 3 trials), `topk` (3 trials: published recipes for a fresh database),
+  `bracket` (a range test, then 2 cosine trials inside its bracket) and the same bracket
+  with one `fixed` and one `cosine` trial.
 - folklore: cosine with 3% warmup at 2e-4 (LoRA) or 2e-5 (full fine-tuning).
 - Prodigy (its LR 1, cosine) and Schedule-Free AdamW (its default 2.5e-3, 5% warmup).
 - range test: each rule's LR over the oracle's best LR (`lrbench.range_test`, 60 steps).
@@ -128,6 +129,9 @@ def bench(key: str, out: Path) -> None:
         "bracket": ("LRBench++ bracket + 2 cosine", {
             "strategy": "grid", "trials": 2, "bracket": True, "policies": ("cosine",)
         }),
+        "bracket-families": ("LRBench++ bracket + fixed and cosine", {
+            "strategy": "grid", "trials": 2, "bracket": True, "policies": ("fixed", "cosine")
+        }),
     }.items():  # fmt: skip
         result = study(key, spec, out, name, **fields)
         assert result.best is not None
@@ -153,7 +157,7 @@ def bench(key: str, out: Path) -> None:
     print(f"\nrange test (60 steps, 1e-7 -> 1): oracle's best LR {best.lr:.3g}")
     print("| rule | suggested LR | over the oracle's |")
     print("|---|---|---|")
-    picks = {**sweep.candidates, "combined (median)": sweep.suggestion}
+    picks = {**sweep.candidates, "suggestion (valley, the default)": sweep.suggestion}
     if sweep.range is not None:
         picks["lowest loss (the bracket's centre)"] = sweep.range[1]
     for rule, lr in picks.items():

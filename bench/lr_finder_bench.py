@@ -114,7 +114,7 @@ def compare(key: str, out: Path) -> None:
     print("|---|---|---|")
     picks = {"torch-lr-finder (steepest)": theirs}
     picks |= {f"LRBench++ {rule}": lr for rule, lr in ours.candidates.items()}
-    picks["LRBench++ combined (median)"] = ours.suggestion
+    picks["LRBench++ suggestion (valley)"] = ours.suggestion
     picks["LRBench++ lowest loss"] = None if ours.range is None else ours.range[1]
     for name, lr in picks.items():
         print(

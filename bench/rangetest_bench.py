@@ -8,7 +8,7 @@ over 100 steps, exponential). The oracle is a dense grid study (32 LRs per famil
 training runs) giving the best LR for `fixed` and for `cosine`. Printed: each finder's
 suggestion, its ratio to the oracle's best LRs (1.0 is perfect; the LR a user would train with),
 and the steps each sweep spent. torch-lr-finder suggests the LR of the steepest loss
-gradient (its `plot(suggest_lr=True)`); ours is the median of three rules (see
+gradient (its `plot(suggest_lr=True)`); ours is the valley rule's pick (see
 `lrbench.rangetest`).
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -68,9 +69,20 @@ def test_suggestion_range_and_a_loss_that_never_falls() -> None:
     assert result.suggestion is not None and 1e-4 < result.suggestion < 1e-1
     assert result.range is not None and result.range[0] < result.suggestion < result.range[1]
     assert result.spread is not None and result.spread >= 1
+    assert result.suggestion == result.candidates["valley"]
     flat = suggest(LRS, 2.3 + rng.normal(0, 0.01, LRS.size))
     assert flat.suggestion is None and flat.range is None and "never fell" in flat.reason
     assert json.loads(json.dumps(flat.to_json()))["suggestion"] is None
+
+
+def test_without_a_valley_the_suggestion_is_the_median_of_the_other_rules() -> None:
+    # Falling at every other step only: no run of two falling steps for valley to read.
+    zigzag = loss_curve(LRS) + np.where(np.arange(LRS.size) % 2, 0.3, 0.0)
+    result = suggest(LRS, zigzag, beta=0.0)
+    assert result.candidates["valley"] is None
+    others = [result.candidates["steepest"], result.candidates["minimum/10"]]
+    assert all(c is not None for c in others)
+    assert result.suggestion == pytest.approx(math.sqrt(others[0] * others[1]))
 
 
 def test_sweep_specs() -> None:

@@ -5,7 +5,8 @@ and the published recipes as priors.
 
 The order of preference is: the best configurations of the task's own studies, else of the
 nearest known tasks (sharing the most of model, dataset, optimizer and domain), else the
-published recipes that fit the task (same domain, else the same optimizer family). The
+published recipes that fit the task (same domain and method, full or LoRA; else the same
+optimizer family). The
 `topk` strategy searches around these; a `recommend` command reports them.
 """
 
@@ -44,8 +45,9 @@ def _optimizer_family(name: str) -> str:
 
 
 def recipe_priors(recipes: Sequence[RecipeRecord], task: TaskInfo) -> list[StartingPoint]:
-    """Published recipes that fit the task: same domain, else same optimizer family."""
-    fits = [r for r in recipes if r.domain and r.domain == task.domain]
+    """Published recipes that fit the task: same domain and method (a LoRA recipe's LR is
+    ~10x a full fine-tuning one's), else same optimizer family."""
+    fits = [r for r in recipes if r.domain and (r.domain, r.method) == (task.domain, task.method)]
     fits = fits or [
         r
         for r in recipes

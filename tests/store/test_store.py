@@ -184,3 +184,36 @@ def test_bad_urls(tmp_path) -> None:
         Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StorageError, match="cannot connect to the database"):
         Store("sqlite:////nonexistent-dir/x/lrbench.db")
+
+
+def test_recipes_say_whether_they_fine_tune_in_full_or_with_lora(db_url: str) -> None:
+    recipes = {r.name: r for r in Store(db_url).recipes()}
+    assert recipes["alpaca-7b"].method == "full"
+    lora = {r.name: r.lr for r in recipes.values() if r.method == "lora"}
+    assert lora == {"alpaca-lora-7b": 3e-4, "qlora-guanaco-7b": 2e-4, "lora-gpt2-medium-e2e": 2e-4}
+
+
+def test_a_first_revision_database_upgrades_keeping_its_studies_and_gaining_recipes(
+    db_url: str,
+) -> None:
+    from alembic import command
+
+    from lrbench.store import _engine
+
+    store = Store(db_url)
+    play(store, make_study(store))
+    store.dispose()
+    config = _engine._alembic_config()
+    with store.engine.begin() as connection:  # back to the schema of revision 1
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+        connection.execute(sa.text("DELETE FROM lrb_recipe WHERE name != 'alpaca-7b'"))
+    with pytest.raises(StorageError, match="revision 0001, older.*run `lrbench db upgrade"):
+        Store(db_url)
+    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0002")
+    store = Store(db_url)
+    recipes = [r.name for r in store.recipes()]
+    assert len(recipes) == len(set(recipes))  # the kept recipe is not seeded twice
+    by_name = {r.name: r for r in store.recipes()}
+    assert by_name["alpaca-7b"].method == "full" and by_name["alpaca-lora-7b"].method == "lora"
+    assert [score.lr for score in store.leaderboard(store.require_study("s"))][:2] == [0.1, 0.01]

@@ -226,6 +226,19 @@ def upgrade(db: DbOption = None) -> None:
         )
 
 
+_RECIPE_COLUMNS = (
+    "name",
+    "model",
+    "method",
+    "optimizer",
+    "policy",
+    "LR",
+    "epochs",
+    "warmup",
+    "source",
+)
+
+
 @app.command(
     "recipes",
     help="Published LR recipes used as priors by --strategy topk.\n\n"
@@ -238,12 +251,13 @@ def recipes(db: DbOption = None, output: FormatOption = OutputFormat.human) -> N
         print_json(rows)
         return
     table = Table(title="published LR recipes")
-    for column in ("name", "model", "optimizer", "policy", "LR", "epochs", "warmup", "source"):
+    for column in _RECIPE_COLUMNS:
         table.add_column(column)
     for r in rows:
         table.add_row(
             r["name"],
             r["model"],
+            r["method"],
             r["optimizer"],
             r["family"],
             f"{r['lr']:g}",

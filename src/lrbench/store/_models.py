@@ -116,3 +116,4 @@ class RecipeRow(Base):
     epochs: Mapped[float | None] = mapped_column(Float, nullable=True)
     warmup: Mapped[str] = mapped_column(String(100), default="")
     source: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(20), default="full", server_default="full")

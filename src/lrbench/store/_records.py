@@ -110,7 +110,11 @@ class PolicyScore:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RecipeRecord:
-    """A published fine-tuning or training recipe, used as a prior."""
+    """A published fine-tuning or training recipe, used as a prior.
+
+    `method` is how the recipe trains: `full` (every weight) or `lora` (a low-rank adapter,
+    whose LRs run about 10x those of full fine-tuning).
+    """
 
     name: str
     model: str
@@ -121,3 +125,4 @@ class RecipeRecord:
     epochs: float | None
     warmup: str
     source: str
+    method: str = "full"

@@ -401,11 +401,13 @@ class Store:
     # -- recipes --------------------------------------------------------------------------
 
     def _seed_recipes(self) -> None:
+        """Add the shipped recipes this database lacks (by name; stored ones are kept)."""
+        data = json.loads((resources.files("lrbench.store") / "recipes.json").read_text())
         with self.session() as session:
-            if session.scalar(sa.select(sa.func.count()).select_from(RecipeRow)):
-                return
-            data = json.loads((resources.files("lrbench.store") / "recipes.json").read_text())
-            session.add_all(RecipeRow(**entry) for entry in data)
+            stored = set(session.scalars(sa.select(RecipeRow.name)))
+            missing = [entry for entry in data if entry["name"] not in stored]
+            if missing:
+                session.add_all(RecipeRow(**entry) for entry in missing)
 
     def recipes(self) -> list[RecipeRecord]:
         """The published recipes shipped with LRBench++ (priors for top-k)."""

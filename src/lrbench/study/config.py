@@ -29,7 +29,8 @@ class StudyConfig:
         mode: `max` or `min` (default: the built-in task's).
         policies: Policy families (or templates with `{lr}`) to compare.
         lr_min, lr_max: The LR range searched (log scale); default the built-in task's
-            (`hf-causal-lm` with LoRA: 1e-5..1e-2; full fine-tuning: 1e-6..1e-3), or 1e-4..1.
+            (`hf-causal-lm` with LoRA: 1e-5..1e-2; full fine-tuning, `minilm-cls` included:
+            1e-6..1e-3), or 1e-4..1.
         strategy: `grid`, `random`, `topk` or `bayes` (see `lrbench.search`).
         trials: How many configurations (policy x LR) to train, before seeds: the study
             trains `trials x seeds` runs (per phase for `compose`).

@@ -28,3 +28,9 @@ class TaskInfo:
     batch_size: int | None = None
     horizon: int | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        """How the task trains its weights: `lora` where the model is named `MODEL-lora` (as
+        `hf-causal-lm` names it under LoRA), else `full`; recipes are matched on it."""
+        return "lora" if self.model.endswith("-lora") else "full"
