@@ -287,3 +287,16 @@ def test_an_unknown_optimizer_names_the_valid_ones(tiny_llama: Path) -> None:
         ConfigError, match="`optimizer` must be one of adamw, prodigy, schedule_free"
     ):
         run(settings(tiny_llama, optimizer="lion"))
+
+
+def test_precision_is_checked_before_training(tiny_llama: Path) -> None:
+    import torch
+
+    from lrbench.tasks._loop import trainer_precision
+
+    with pytest.raises(ConfigError, match="`precision` must be one of auto, bf16, fp16, fp32"):
+        run(settings(tiny_llama, precision="fp8"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="`precision` is fp16, which needs a CUDA GPU"):
+            run(settings(tiny_llama, precision="fp16"))
+        assert trainer_precision({"precision": "auto"}) == {"bf16": False, "fp16": False}

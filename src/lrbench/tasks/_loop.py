@@ -13,21 +13,27 @@ from lrbench.trial import Trial
 __all__ = [
     "FINE_TUNING_OPTIMIZERS",
     "OPTIMIZERS",
+    "PRECISIONS",
     "check_fine_tuning_optimizer",
+    "check_precision",
     "fine_tuning_optimizer",
     "load_state_dicts",
     "make_optimizer",
     "state_dicts",
     "train_loop",
+    "trainer_precision",
     "updates_per_epoch",
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 #: The optimizers the Trainer-based tasks take (`--param optimizer=...`): the Trainer's AdamW,
-#: and two that claim to need no LR tuning, for comparison (`pip install lrbench[optimizers]`).
+#: and two that claim to need no LR tuning, for comparison (`pip install "lrbenchpp[optimizers]"`).
 FINE_TUNING_OPTIMIZERS = ("adamw", "prodigy", "schedule_free")
 _OPTIMIZER_PACKAGES = {"prodigy": "prodigyopt", "schedule_free": "schedulefree"}
+
+#: The arithmetic the Trainer-based tasks train in (`--param precision=...`).
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any:
@@ -63,6 +69,33 @@ def check_fine_tuning_optimizer(params: Mapping[str, Any]) -> None:
         )
     if name in _OPTIMIZER_PACKAGES:
         require((_OPTIMIZER_PACKAGES[name], "optimizers"))
+
+
+def check_precision(params: Mapping[str, Any]) -> None:
+    """Refuse an unknown `params['precision']`, or mixed precision without a CUDA GPU."""
+    import torch
+
+    name = params["precision"]
+    if name not in PRECISIONS:
+        raise ConfigError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    if name in ("bf16", "fp16") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"`precision` is {name}, which needs a CUDA GPU and none is visible: use auto "
+            "(fp32 on the CPU) or fp32"
+        )
+    if name == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("`precision` is bf16, which this GPU lacks: use auto (fp16) or fp16")
+
+
+def trainer_precision(params: Mapping[str, Any]) -> dict[str, bool]:
+    """The Trainer's `bf16` and `fp16` flags for `params['precision']`: `auto` is bf16 on a
+    GPU that has it, fp16 on one that does not, fp32 on the CPU."""
+    import torch
+
+    name = params["precision"]
+    if name == "auto" and torch.cuda.is_available():
+        name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return {"bf16": name == "bf16", "fp16": name == "fp16"}
 
 
 def fine_tuning_optimizer(model: Any, params: Mapping[str, Any]) -> Any:

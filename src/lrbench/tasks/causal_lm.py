@@ -7,8 +7,8 @@ loads offline in seconds). The data are instruction records in the Alpaca format
 JSON or JSONL file, plain text from a `.txt` file, or by default an instruction set built at
 run time from the docstrings of Python's standard library ("What does `json.dumps` do?" ->
 its documentation), so the task needs no file from the user. LoRA (`lora_r > 0`, the default)
-or full fine-tuning (`lora_r=0`); the Trainer's AdamW; gradient accumulation; bf16 on a GPU
-that has it. Training runs through `lrbench.integrations.huggingface.run_trainer`, the path a
+or full fine-tuning (`lora_r=0`); the Trainer's AdamW; gradient accumulation; `precision=auto`
+trains in bf16 on a GPU that has it, fp16 on one that does not, fp32 on the CPU. Training runs through `lrbench.integrations.huggingface.run_trainer`, the path a
 user's own Trainer takes. Metric: `eval_loss` (nats per response token), lower is better.
 """
 
@@ -32,7 +32,9 @@ from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
 from lrbench.tasks._loop import (
     check_fine_tuning_optimizer,
+    check_precision,
     fine_tuning_optimizer,
+    trainer_precision,
     updates_per_epoch,
 )
 from lrbench.tasks._wheels import require, wheel_dir
@@ -294,6 +296,7 @@ class CausalLM(BuiltinTask):
         "grad_accum": 1,
         "weight_decay": 0.0,
         "optimizer": "adamw",
+        "precision": "auto",
         "val_fraction": 0.1,
         "max_records": 512,
         "evaluations": 4,
@@ -364,6 +367,7 @@ class CausalLM(BuiltinTask):
         if not 0 < float(params["val_fraction"]) < 1:
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
         check_fine_tuning_optimizer(params)
+        check_precision(params)
 
     def _datasets(self, params: Mapping[str, Any], tokenizer: Any) -> tuple[list, list]:
         records = list(_records(str(params["data"])))
@@ -406,7 +410,7 @@ class CausalLM(BuiltinTask):
             per_device_eval_batch_size=batch,
             gradient_accumulation_steps=int(params["grad_accum"]),
             weight_decay=float(params["weight_decay"]),
-            bf16=on_gpu and torch.cuda.is_bf16_supported(),
+            **trainer_precision(params),
             use_cpu=not on_gpu,
             save_strategy="no",
             report_to=[],

@@ -23,7 +23,9 @@ from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
 from lrbench.tasks._loop import (
     check_fine_tuning_optimizer,
+    check_precision,
     fine_tuning_optimizer,
+    trainer_precision,
     updates_per_epoch,
 )
 from lrbench.tasks._wheels import require, wheel_dir
@@ -146,6 +148,7 @@ class MiniLMClassifier(BuiltinTask):
         "batch_size": 16,
         "weight_decay": 0.01,
         "optimizer": "adamw",
+        "precision": "auto",
         "evaluations": 4,
     }
 
@@ -170,6 +173,7 @@ class MiniLMClassifier(BuiltinTask):
         if not 0 < float(params["val_fraction"]) < 1:
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
         check_fine_tuning_optimizer(params)
+        check_precision(params)
 
     def steps_per_epoch(self, params: Mapping[str, Any]) -> int:
         """Updates per pass over the training questions."""
@@ -212,7 +216,7 @@ class MiniLMClassifier(BuiltinTask):
             per_device_train_batch_size=batch,
             per_device_eval_batch_size=4 * batch,
             weight_decay=float(params["weight_decay"]),
-            bf16=on_gpu and torch.cuda.is_bf16_supported(),
+            **trainer_precision(params),
             use_cpu=not on_gpu,
             save_strategy="no",
             report_to=[],
