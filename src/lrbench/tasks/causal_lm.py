@@ -8,8 +8,9 @@ JSON or JSONL file, plain text from a `.txt` file, or by default an instruction 
 run time from the docstrings of Python's standard library ("What does `json.dumps` do?" ->
 its documentation), so the task needs no file from the user. LoRA (`lora_r > 0`, the default)
 or full fine-tuning (`lora_r=0`); the Trainer's AdamW; gradient accumulation; `precision=auto`
-trains in bf16 on a GPU that has it, fp16 on one that does not, fp32 on the CPU. Training runs through `lrbench.integrations.huggingface.run_trainer`, the path a
-user's own Trainer takes. Metric: `eval_loss` (nats per response token), lower is better.
+trains in bf16 on a GPU that has it, fp16 on one that does not, fp32 on the CPU. Training
+runs through `lrbench.integrations.huggingface.run_trainer`, the path a user's own Trainer
+takes. Metric: `eval_loss` (nats per response token), lower is better.
 """
 
 from __future__ import annotations
