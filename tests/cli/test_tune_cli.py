@@ -264,3 +264,30 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert main([*args, "--quiet"] if args[0] == "tune" else args) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_a_study_file_runs_the_study_and_flags_override_it(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        "task: digits-mlp\npolicies: [fixed, cosine]\nlr_min: 1e-2\nlr_max: 1\n"
+        "trials: 4\ntotal_steps: 20\nstudy: from-file\nparams: {hidden: 32}\n"
+    )
+    result = run("tune", "--config", str(study_file), "--trials", "2", "--db", db, "-f", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["study"] == "from-file" and summary["trials"]["complete"] == 2
+    assert {row["family"] for row in summary["leaderboard"]} == {"fixed", "cosine"}
+    from lrbench.store import Store
+
+    stored = Store(db).require_study("from-file")
+    assert stored.config["study_file"] == study_file.read_text()
+    assert stored.config["config"]["params"]["hidden"] == 32
+    assert stored.config["config"]["trials"] == 2  # the flag, over the file's 4
+
+    study_file.write_text("task: digits-mlp\ntrails: 4\n")
+    bad = run("tune", "--config", str(study_file), "--db", db)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "unknown key `trails`" in bad.stderr and "did you mean `trials`" in bad.stderr
+    missing = run("tune", "--trials", "2", "--db", db)
+    assert missing.returncode == 2 and "`--task` is required" in missing.stderr

@@ -299,4 +299,4 @@ def test_precision_is_checked_before_training(tiny_llama: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="`precision` is fp16, which needs a CUDA GPU"):
             run(settings(tiny_llama, precision="fp16"))
-        assert trainer_precision({"precision": "auto"}) == {"bf16": False, "fp16": False}
+        assert trainer_precision({"precision": "auto"}) == (False, False)

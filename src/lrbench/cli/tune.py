@@ -6,7 +6,8 @@ import contextlib
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -51,6 +52,8 @@ Examples:
 
   lrbench tune --task digits-mlp --objective compose --phases 2 --policies fixed,cosine
 
+  lrbench tune --config study.yaml --trials 4   (a study file; flags given override it)
+
   lrbench tune --task charlm --executor ray --ray-address auto --cpus-per-trial 2 --db postgresql://me@dbhost/lrbench
 """
 
@@ -64,6 +67,25 @@ def _parse_baseline(text: str) -> tuple[str, float]:
     if not sep or not template or not lr > 0:
         raise ConfigError(f"`--baseline` must be POLICY@LR like cosine@2e-5, got {text!r}")
     return template, lr
+
+
+def _read_config(path: Path) -> tuple[str, dict[str, Any]]:
+    """The study file's text and the options it sets."""
+    from lrbench.study.studyfile import parse_study_file
+
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read the study file {path}: {error.strerror}") from None
+    return text, parse_study_file(text, source=str(path))
+
+
+def _given(ctx: typer.Context, key: str) -> bool:
+    """Whether the option for study-file key `key` was set on the command line (or, for
+    --db, in the environment): those override the file."""
+    name = {"params": "param", "baselines": "baseline"}.get(key, key)
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def render_leaderboard(result: StudyResult, limit: int = 15) -> Table:
@@ -88,10 +110,11 @@ def render_leaderboard(result: StudyResult, limit: int = 15) -> Table:
 
 
 def tune_command(
+    ctx: typer.Context,
     task: Annotated[
-        str,
+        str | None,
         typer.Option("--task", "-t", help="Built-in name, module:function or file.py:function."),
-    ],
+    ] = None,
     metric: Annotated[
         str | None, typer.Option(help="Metric to optimise \\[default: the task's].")
     ] = None,
@@ -166,6 +189,14 @@ def tune_command(
         typer.Option("--max-failures", min=0, help="Ray: retries of a trial whose worker died."),
     ] = 2,
     db: DbOption = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Study file (YAML) holding any of these options; a flag given overrides it.",
+        ),
+    ] = None,
     output: FormatOption = OutputFormat.human,
     quiet: QuietOption = False,
 ) -> None:
@@ -174,46 +205,65 @@ def tune_command(
     from lrbench.execution.raytune import RayOptions
     from lrbench.search import split_policies
     from lrbench.study import CostEffective, MultiPolicy, StudyConfig, tune
+    from lrbench.study.studyfile import STUDY_FILE_KEYS
 
-    options = {
-        "cost": CostEffective(halving_rate=halving_rate),
-        "compose": MultiPolicy(phases=phases, keep=keep),
+    o = {  # every option by its study-file key
+        **{key: value for key, value in ctx.params.items() if key in STUDY_FILE_KEYS},
+        "params": parse_params(param),
+        "baselines": baseline or [],
+        "policies": split_policies(policies),
+    }
+    file_text = None
+    if config_file is not None:
+        file_text, from_file = _read_config(config_file)
+        o.update({k: v for k, v in from_file.items() if not _given(ctx, k)})
+    if o["task"] is None:
+        raise ConfigError("`--task` is required (or `task:` in the --config study file)")
+    objectives = {
+        "cost": CostEffective(halving_rate=o["halving_rate"]),
+        "compose": MultiPolicy(phases=o["phases"], keep=o["keep"]),
     }
     config = StudyConfig(
-        task=task,
-        params=parse_params(param),
-        metric=metric,
-        mode=mode,
-        policies=tuple(split_policies(policies)),
-        lr_min=lr_min,
-        lr_max=lr_max,
-        strategy=strategy,
-        trials=trials,
-        total_steps=total_steps,
-        epochs=epochs,
-        seeds=seeds,
-        seed=seed,
-        target=target,
-        baselines=tuple(_parse_baseline(b) for b in baseline or []),
-        objective=options.get(objective, objective),
-        bracket=bracket,
+        task=o["task"],
+        params=o["params"],
+        metric=o["metric"],
+        mode=o["mode"],
+        policies=tuple(o["policies"]),
+        lr_min=o["lr_min"],
+        lr_max=o["lr_max"],
+        strategy=o["strategy"],
+        trials=o["trials"],
+        total_steps=o["total_steps"],
+        epochs=o["epochs"],
+        seeds=o["seeds"],
+        seed=o["seed"],
+        target=o["target"],
+        baselines=tuple(_parse_baseline(b) for b in o["baselines"]),
+        objective=objectives.get(o["objective"], o["objective"]),
+        bracket=o["bracket"],
     )
     quiet_libraries()
     events = make_events(quiet)
-    runner: str | RayOptions = executor
-    if executor == "ray" or ray_address is not None:
+    runner: str | RayOptions = o["executor"]
+    if o["executor"] == "ray" or o["ray_address"] is not None:
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's plain reporter, no boxes
         runner = RayOptions(
-            address=ray_address,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            max_concurrent=workers,
-            max_failures=max_failures,
+            address=o["ray_address"],
+            cpus_per_trial=o["cpus_per_trial"],
+            gpus_per_trial=o["gpus_per_trial"],
+            max_concurrent=o["workers"],
+            max_failures=o["max_failures"],
         )
     try:  # Ray Tune prints its own progress to stdout, where only results belong
         with contextlib.redirect_stdout(sys.stderr):
             result = tune(
-                config, name=study, db=db, workers=workers or 1, events=events, executor=runner
+                config,
+                name=o["study"],
+                db=o["db"],
+                workers=o["workers"] or 1,
+                events=events,
+                executor=runner,
+                study_file=file_text,
             )
     finally:
         if isinstance(events, RichEvents):

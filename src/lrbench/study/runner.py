@@ -68,10 +68,15 @@ def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def _open_study(
-    store: Store, name: str, plan: Plan, strategy: Strategy, workers: int
+    store: Store,
+    name: str,
+    plan: Plan,
+    strategy: Strategy,
+    workers: int,
+    study_file: str | None = None,
 ) -> StudyRecord:
     """The stored study `name`: resumed if it exists with this configuration, else created
-    with the strategy's first proposals and the baselines."""
+    with the strategy's first proposals and the baselines (and the study file's text)."""
     wanted = stored_config(plan.config, plan.objective)
     existing = store.study(name)
     if existing is not None:
@@ -100,6 +105,7 @@ def _open_study(
             "task_ref": plan.task.ref,
             "origins": {f"{c.template}@{c.lr!r}": c.origin for c in candidates},
             "bracket": prepared,
+            "study_file": study_file,
         },
         trials=plan.objective.initial_trials(plan, candidates),
     )
@@ -172,6 +178,7 @@ def tune(
     workers: int = 1,
     events: StudyEvents | None = None,
     executor: str | RayOptions = "local",
+    study_file: str | None = None,
 ) -> StudyResult:
     """Run (or resume) a study and return its leaderboard.
 
@@ -182,6 +189,7 @@ def tune(
         workers: Local worker processes (the local executor); trials proposed per round.
         events: Progress hooks.
         executor: `local`, `ray` (a local Ray), or `RayOptions` (a cluster, resources).
+        study_file: The text of the study file `config` came from, kept with a new study.
 
     Raises:
         ConfigError: a bad option, an unknown task, a study name reused with another
@@ -201,7 +209,7 @@ def tune(
     if task.builtin is not None:  # bad settings are refused before anything is stored
         task.builtin.prepare(task.params)
     name = name or default_study_name(plan.config)
-    study = _open_study(store, name, plan, strategy, workers)
+    study = _open_study(store, name, plan, strategy, workers, study_file)
     trials = store.trials(study.id)
     expected = _expected_trials(plan, study, trials, strategy)
     events.started(study, expected, expected - sum(t.status.finished for t in trials))

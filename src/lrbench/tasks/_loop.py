@@ -87,15 +87,15 @@ def check_precision(params: Mapping[str, Any]) -> None:
         raise ConfigError("`precision` is bf16, which this GPU lacks: use auto (fp16) or fp16")
 
 
-def trainer_precision(params: Mapping[str, Any]) -> dict[str, bool]:
-    """The Trainer's `bf16` and `fp16` flags for `params['precision']`: `auto` is bf16 on a
+def trainer_precision(params: Mapping[str, Any]) -> tuple[bool, bool]:
+    """The Trainer's (`bf16`, `fp16`) flags for `params['precision']`: `auto` is bf16 on a
     GPU that has it, fp16 on one that does not, fp32 on the CPU."""
     import torch
 
     name = params["precision"]
     if name == "auto" and torch.cuda.is_available():
         name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return {"bf16": name == "bf16", "fp16": name == "fp16"}
+    return name == "bf16", name == "fp16"
 
 
 def fine_tuning_optimizer(model: Any, params: Mapping[str, Any]) -> Any:

@@ -401,6 +401,7 @@ class CausalLM(BuiltinTask):
             model = _lora(model, params)
         train_rows, eval_rows = self._datasets(params, tokenizer)
         on_gpu = torch.cuda.is_available()
+        bf16, fp16 = trainer_precision(params)
         batch = int(params["batch_size"])
         trial.samples_per_step = batch * int(params["grad_accum"])
         trial.tokens_per_step = trial.samples_per_step * int(params["max_length"])
@@ -411,7 +412,8 @@ class CausalLM(BuiltinTask):
             per_device_eval_batch_size=batch,
             gradient_accumulation_steps=int(params["grad_accum"]),
             weight_decay=float(params["weight_decay"]),
-            **trainer_precision(params),
+            bf16=bf16,
+            fp16=fp16,
             use_cpu=not on_gpu,
             save_strategy="no",
             report_to=[],

@@ -211,12 +211,14 @@ class MiniLMClassifier(BuiltinTask):
         trial.samples_per_step = batch
         trial.tokens_per_step = batch * max_length
         on_gpu = torch.cuda.is_available()
+        bf16, fp16 = trainer_precision(params)
         args = TrainingArguments(
             output_dir=str(cache_dir() / "runs" / f"minilm-cls-{trial.number}"),
             per_device_train_batch_size=batch,
             per_device_eval_batch_size=4 * batch,
             weight_decay=float(params["weight_decay"]),
-            **trainer_precision(params),
+            bf16=bf16,
+            fp16=fp16,
             use_cpu=not on_gpu,
             save_strategy="no",
             report_to=[],
