@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import sys
+import warnings
 from typing import Annotated, Any
 
 import typer
@@ -65,8 +67,13 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def quiet_libraries() -> None:
-    """Keep Optuna's per-study INFO lines off the terminal (the library itself sets no
-    logging: this is the application's choice, passed on to worker processes)."""
+    """Keep Optuna's per-study INFO lines, Hugging Face's weight-loading progress bars and
+    peft's use of an API that transformers 5 deprecated off the terminal (the library itself
+    sets no logging: this is the application's choice, passed on to worker processes)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when transformers loads
+    warnings.filterwarnings(
+        "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+    )

@@ -15,6 +15,7 @@ from lrbench.cli._common import (
     QuietOption,
     parse_params,
     print_json,
+    quiet_libraries,
     stderr,
     stdout,
 )
@@ -69,6 +70,7 @@ def range_test_command(
     from lrbench.rangetest import range_test
     from lrbench.study.grid_range import grid_range_test
 
+    quiet_libraries()
     if grid:
         found = grid_range_test(
             task,
