@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from lrbench.cli import db, demo, plot, policies, rangetest, report, schedule, tune
+from lrbench.cli import (
+    db,
+    demo,
+    plot,
+    policies,
+    rangetest,
+    recommend,
+    report,
+    schedule,
+    tune,
+)
 from lrbench.cli._common import stderr
 from lrbench.exceptions import LRBenchError
 
@@ -25,6 +35,7 @@ app.command("demo", help=demo.HELP)(demo.demo)
 app.command("tune", help=tune.HELP)(tune.tune_command)
 app.command("report", help=report.HELP)(report.report)
 app.command("range-test", help=rangetest.HELP)(rangetest.range_test_command)
+app.command("recommend", help=recommend.HELP)(recommend.recommend_command)
 app.add_typer(db.app, name="db")
 
 # Typer's usage errors (bad option values, missing arguments) all derive from this class of its

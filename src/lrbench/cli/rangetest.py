@@ -23,7 +23,7 @@ from lrbench.cli._common import (
 HELP = """LR range test: raise the LR every step over a short run, read a good LR off the loss.
 
 Prints every rule's suggestion (steepest descent against log LR, minimum/10, valley), the
-combined suggestion, and a range [lo, hi] for cyclic policies or a following search.
+suggestion (valley's pick), and a range [lo, hi] for cyclic policies or a following search.
 
 Examples:
 
