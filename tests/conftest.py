@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,3 +34,32 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-9) -
 def _checkpoint_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep charlm's pretrained checkpoint in the session's temporary folder."""
     os.environ.setdefault("LRBENCH_CACHE", str(tmp_path_factory.mktemp("lrbench-cache")))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer LLaMA (random weights) and a byte-level BPE tokenizer trained on Python's docs."""
+    from pydoc_data.topics import topics
+
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>"])
+    tokenizer.train_from_iterator(list(topics.values())[:40], trainer)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<eos>")
+    fast.save_pretrained(folder)
+    config = transformers.LlamaConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=128,
+    )
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    return folder

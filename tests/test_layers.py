@@ -12,6 +12,7 @@ import lrbench
 LAYERS = [
     "exceptions",
     "_files",
+    "_random",
     "policies",
     "evaluate",
     "monitor",

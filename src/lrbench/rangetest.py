@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from lrbench._random import random_states, restore_random_states
 from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError, Diverged
 
@@ -271,33 +272,6 @@ def _run_sweep(trial: Any, train: Callable[[Any], Any], what: str, beta: float) 
     return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
 
 
-def _snapshot_rng() -> dict[str, Any]:
-    import random
-
-    import torch
-
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: Mapping[str, Any]) -> None:
-    import random
-
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state:
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def range_test_model(
     model: Any,
     optimizer: Any,
@@ -332,7 +306,7 @@ def range_test_model(
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_scaler = copy.deepcopy(scaler.state_dict()) if scaler is not None else None
-    saved_rng = _snapshot_rng()
+    saved_rng = random_states()
     was_training = model.training
     monitor = Monitor(sweep, optimizer, on_divergence="raise", history_size=max(2 * steps, 4096))
     diverged_at = None
@@ -362,7 +336,7 @@ def range_test_model(
         optimizer.load_state_dict(saved_optimizer)
         if scaler is not None:
             scaler.load_state_dict(saved_scaler)
-        _restore_rng(saved_rng)
+        restore_random_states(saved_rng)
         model.train(was_training)
     history = monitor.history
     return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
@@ -428,7 +402,7 @@ def _trainer_restored(trainer: Any) -> Iterator[None]:
     }
     had_own_scheduler_factory = "create_scheduler" in vars(trainer)
     own_scheduler_factory = vars(trainer).get("create_scheduler")
-    saved_rng = _snapshot_rng()
+    saved_rng = random_states()
     try:
         yield
     finally:
@@ -446,7 +420,7 @@ def _trainer_restored(trainer: Any) -> Iterator[None]:
             trainer.create_scheduler = own_scheduler_factory
         else:
             vars(trainer).pop("create_scheduler", None)
-        _restore_rng(saved_rng)
+        restore_random_states(saved_rng)
 
 
 def grid_range(

