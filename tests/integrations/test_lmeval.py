@@ -4,8 +4,6 @@ tiny test model (against log-likelihoods computed here), MMLU from the wheel, ba
 from __future__ import annotations
 
 import json
-import math
-import random
 from pathlib import Path
 
 import pytest
