@@ -126,3 +126,51 @@ def test_benchmark_names_shots_and_bad_input(local_task: Path) -> None:
         BenchmarkScorer(parse_benchmarks("arc_challange")).check()
     with pytest.raises(ConfigError, match="'hellaswag' cannot be loaded.*dataset_path: json"):
         BenchmarkScorer(parse_benchmarks("hellaswag")).check()
+
+
+def test_a_fine_tuning_study_scores_benchmarks_and_can_optimise_them(
+    tiny_llama: Path, local_task: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("peft")
+    import lrbench
+    from lrbench.study import StudyConfig, tune
+    from lrbench.tasks import load_task
+
+    params = {
+        "model": str(tiny_llama),
+        "max_length": 64,
+        "max_records": 48,
+        "benchmarks": f"{local_task}:1",
+        "benchmark_every": 2,
+    }
+    spec = load_task("hf-causal-lm", params)
+    reports: list[tuple[int, dict]] = []
+    trial = lrbench.Trial(
+        policy="fixed(lr=1e-3)",
+        total_steps=4,
+        params=spec.params,
+        reporter=lambda step, metrics: reports.append((step, dict(metrics))),
+    )
+    metrics = spec.function(trial)
+    scored = [step for step, reported in reports if "pydoc_mc/acc" in reported]
+    assert scored == [2, 4] and 0 <= metrics["pydoc_mc/acc"] <= 1
+    assert metrics["benchmark_tokens"] > 0 and "eval_loss" in metrics
+
+    config = StudyConfig(
+        task="hf-causal-lm",
+        params=params,
+        metric="pydoc_mc/acc",
+        mode="max",
+        policies=("fixed",),
+        lr_min=1e-4,
+        lr_max=1e-2,
+        trials=2,
+        total_steps=2,
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'bench.db'}")
+    assert result.best is not None and result.best.metric == "pydoc_mc/acc"
+    with pytest.raises(ConfigError, match="never reports metric 'pydoc_mc/f1'"):
+        tune(
+            StudyConfig(task="hf-causal-lm", params=params, metric="pydoc_mc/f1", trials=1),
+            db=f"sqlite:///{tmp_path / 'bench.db'}",
+        )

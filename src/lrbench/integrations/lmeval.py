@@ -354,11 +354,13 @@ class BenchmarkCallback(TrainerCallback):
 
     Args:
         scorer: What to score and how.
+        tokenizer: The model's tokenizer (default: the Trainer's `processing_class`).
         every: Updates between scores; 0 for each epoch.
     """
 
-    def __init__(self, scorer: BenchmarkScorer, *, every: int = 0) -> None:
+    def __init__(self, scorer: BenchmarkScorer, *, tokenizer: Any = None, every: int = 0) -> None:
         self.scorer = scorer
+        self.tokenizer = tokenizer
         self.every = every
         self.due = False
 
@@ -390,4 +392,5 @@ class BenchmarkCallback(TrainerCallback):
             return
         self.due = False
         with kept_random_states():
-            metrics.update(self.scorer.score(kwargs["model"], kwargs["processing_class"]))
+            tokenizer = self.tokenizer or kwargs.get("processing_class")
+            metrics.update(self.scorer.score(kwargs["model"], tokenizer))

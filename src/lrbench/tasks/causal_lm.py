@@ -298,6 +298,9 @@ class CausalLM(BuiltinTask):
         "weight_decay": 0.0,
         "optimizer": "adamw",
         "precision": "auto",
+        "benchmarks": "",
+        "benchmark_every": 0,
+        "benchmark_limit": 40,
         "val_fraction": 0.1,
         "max_records": 512,
         "evaluations": 4,
@@ -316,6 +319,11 @@ class CausalLM(BuiltinTask):
             optimizer=str(params["optimizer"]),
             batch_size=int(params["batch_size"]) * int(params["grad_accum"]),
         )
+
+    def metrics_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """`eval_loss` and `train_loss`, and each benchmark's scores (`mmlu-local/acc`)."""
+        scorer = _scorer(params)
+        return self.metrics + (scorer.metrics() if scorer is not None else ())
 
     def lr_range_for(self, params: Mapping[str, Any]) -> tuple[float, float]:
         """LoRA's adapters start at zero and take LRs ~10x full fine-tuning's."""
@@ -340,6 +348,9 @@ class CausalLM(BuiltinTask):
         source = resolve_model(str(params["model"]))
         _records(str(params["data"]))
         self._check_model(source, params)
+        scorer = _scorer(params)
+        if scorer is not None:
+            scorer.check()
 
     def _check_model(self, source: str, params: Mapping[str, Any]) -> None:
         """The sequence length and the LoRA targets against the model's architecture, built
@@ -369,6 +380,11 @@ class CausalLM(BuiltinTask):
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
         check_fine_tuning_optimizer(params)
         check_precision(params)
+        if int(params["benchmark_every"]) < 0 or int(params["benchmark_limit"]) < 1:
+            raise ConfigError(
+                "`benchmark_every` must be >= 0 (0: each epoch) and `benchmark_limit` >= 1, "
+                f"got {params['benchmark_every']!r} and {params['benchmark_limit']!r}"
+            )
 
     def _datasets(self, params: Mapping[str, Any], tokenizer: Any) -> tuple[list, list]:
         records = list(_records(str(params["data"])))
@@ -428,7 +444,25 @@ class CausalLM(BuiltinTask):
             data_collator=_Collator(int(tokenizer.pad_token_id)),
             optimizers=(fine_tuning_optimizer(model, params), None),
         )
+        scorer = _scorer(params)
+        if scorer is not None:
+            from lrbench.integrations.lmeval import BenchmarkCallback
+
+            every = int(params["benchmark_every"])
+            trainer.add_callback(BenchmarkCallback(scorer, tokenizer=tokenizer, every=every))
         return run_trainer(trial, trainer)
+
+
+def _scorer(params: Mapping[str, Any]) -> Any:
+    """The benchmark scorer the settings ask for (`benchmarks`), or None."""
+    if not str(params["benchmarks"]).strip():
+        return None
+    require(("lm_eval", "eval"), ("transformers", "hf"))
+    from lrbench.integrations.lmeval import BenchmarkScorer, parse_benchmarks
+
+    return BenchmarkScorer(
+        parse_benchmarks(str(params["benchmarks"])), limit=int(params["benchmark_limit"])
+    )
 
 
 register_task(CausalLM())
