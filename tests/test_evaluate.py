@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, top_k_accuracy_score
 
-from lrbench.evaluate import classification_metrics, seed_spread, summarize_curve
+from lrbench.evaluate import (
+    classification_metrics,
+    rank_agreement,
+    seed_spread,
+    summarize_curve,
+)
 
 
 def test_curve_summary_final_best_target_and_auc() -> None:
@@ -53,3 +58,25 @@ def test_curve_summary_needs_no_numpy_2_function(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delattr(np, "trapezoid", raising=False)
     summary = summarize_curve([0, 10, 30], [1.0, 3.0, 2.0], mode="max")
     assert summary.auc == pytest.approx((10 * (1 + 3) / 2 + 20 * (3 + 2) / 2) / 30)
+
+
+def test_rank_agreement_against_hand_computed_spearman() -> None:
+    losses = [1.0, 2.0, 3.0, 4.0, 5.0]  # lower is better: the first configuration is best
+    same = rank_agreement(losses, [0.5, 0.4, 0.3, 0.2, 0.1], proxy_mode="min", target_mode="max")
+    assert same == pytest.approx(1.0)
+    # One swap (2nd and 3rd): d = (0, 1, -1, 0, 0), rho = 1 - 6 * 2 / (5 * (25 - 1)) = 0.9.
+    swapped = rank_agreement(
+        losses, [0.5, 0.3, 0.4, 0.2, 0.1], proxy_mode="min", target_mode="max"
+    )
+    assert swapped == pytest.approx(0.9)
+    reversed_ = rank_agreement(
+        losses, [0.1, 0.2, 0.3, 0.4, 0.5], proxy_mode="min", target_mode="max"
+    )
+    assert reversed_ == pytest.approx(-1.0)
+    assert rank_agreement([1.0, 2.0], [0.3, 0.2], proxy_mode="min", target_mode="max") is None
+    flat = rank_agreement(losses, [0.3] * 5, proxy_mode="min", target_mode="max")
+    assert flat is None
+    with_nan = [1.0, math.nan, 3.0, 4.0]
+    assert rank_agreement(with_nan, [0.4, 0.9, 0.2, 0.1], proxy_mode="min", target_mode="max") == (
+        pytest.approx(1.0)
+    )

@@ -26,6 +26,7 @@ __all__ = [
     "CurveSummary",
     "Direction",
     "classification_metrics",
+    "rank_agreement",
     "rank_key",
     "reached",
     "seed_spread",
@@ -178,3 +179,29 @@ def classification_metrics(
     if train_loss is not None and test_loss is not None:
         metrics["loss_gap"] = float(test_loss - train_loss)
     return metrics
+
+
+def rank_agreement(
+    proxy: Sequence[float],
+    target: Sequence[float],
+    *,
+    proxy_mode: str | Direction,
+    target_mode: str | Direction,
+) -> float | None:
+    """How well a cheap proxy metric ranks configurations as the target metric does.
+
+    Spearman's rank correlation between the two, each oriented so that larger is better:
+    +1 when the proxy (say the validation loss) orders the configurations exactly as the
+    target (say a benchmark's accuracy), -1 when exactly the other way round. None with fewer
+    than three configurations, or when either metric is constant over them (no ranking).
+    """
+    from scipy.stats import spearmanr
+
+    pairs = [(p, t) for p, t in zip(proxy, target) if math.isfinite(p) and math.isfinite(t)]
+    if len(pairs) < 3:
+        return None
+    x = Direction.of(proxy_mode).sign * np.asarray([p for p, _ in pairs])
+    y = Direction.of(target_mode).sign * np.asarray([t for _, t in pairs])
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(spearmanr(x, y).statistic)

@@ -7,11 +7,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from lrbench.evaluate import Direction, rank_key, seed_spread
+from lrbench.evaluate import Direction, rank_agreement, rank_key, seed_spread
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import OBJECTIVES, Objective, objective_of_study
 
-__all__ = ["StudyResult", "cheapest_to_target"]
+__all__ = ["PROXY", "ProxyAgreement", "StudyResult", "cheapest_to_target", "proxy_agreement"]
+
+#: The cheap metric evaluated between benchmark scores (lower is better).
+PROXY = "eval_loss"
 
 
 def cheapest_to_target(trials: Sequence[TrialRecord]) -> PolicyScore | None:
@@ -40,6 +43,46 @@ def cheapest_to_target(trials: Sequence[TrialRecord]) -> PolicyScore | None:
         cost_steps=0,
         cost_seconds=0.0,
     )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProxyAgreement:
+    """How well the validation loss ranked a study's configurations against a benchmark.
+
+    Attributes:
+        proxy: The cheap metric (`eval_loss`).
+        target: The benchmark metric (`mmlu-local/acc`), higher is better.
+        spearman: Spearman's rank correlation (+1: the proxy ranks as the benchmark does);
+            None where it cannot be read (fewer than three configurations, or a tie).
+        configurations: How many configurations had both, by their mean over seeds.
+    """
+
+    proxy: str
+    target: str
+    spearman: float | None
+    configurations: int
+
+
+def proxy_agreement(trials: Sequence[TrialRecord]) -> list[ProxyAgreement]:
+    """For each benchmark metric (`NAME/METRIC`) the completed trials report next to the
+    validation loss: how well the loss ranked the configurations (final values, mean over
+    seeds) against it."""
+    complete = [t for t in trials if t.status is TrialStatus.complete and PROXY in t.metrics]
+    targets = sorted({m for t in complete for m in t.metrics if "/" in m})
+    found = []
+    for target in targets:
+        by_policy: dict[str, list[tuple[float, float]]] = {}
+        for trial in complete:
+            if target in trial.metrics:
+                pair = (trial.metrics[PROXY], trial.metrics[target])
+                by_policy.setdefault(trial.policy, []).append(pair)
+        proxy = [seed_spread([p for p, _ in pairs])[0] for pairs in by_policy.values()]
+        score = [seed_spread([t for _, t in pairs])[0] for pairs in by_policy.values()]
+        rho = rank_agreement(proxy, score, proxy_mode=Direction.MIN, target_mode=Direction.MAX)
+        found.append(
+            ProxyAgreement(proxy=PROXY, target=target, spearman=rho, configurations=len(by_policy))
+        )
+    return found
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -170,6 +213,7 @@ class StudyResult:
         if method.json_key is not None:
             data[method.json_key] = method.summary(self)
         data["bracket"] = self.study.config.get("bracket")
+        data["proxy_agreement"] = [dataclasses.asdict(p) for p in proxy_agreement(self.trials)]
         data["leaderboard"] = [
             {
                 "policy": s.policy,

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from lrbench.evaluate import Direction
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import objective_of_study
+from lrbench.study.result import ProxyAgreement, proxy_agreement
 from lrbench.viz import data as viz_data
 from lrbench.viz import figures
 
@@ -196,6 +197,7 @@ def _study_context(
         "metric": study.metric,
         "mode": study.mode,
         "recommendation": recommendation(study, leaderboard, trials),
+        "proxy": [_proxy_sentence(found) for found in proxy_agreement(trials)],
         "config": _config_rows(study),
         "rows": rows,
         "figures": _study_figures(store, study, leaderboard),
@@ -205,6 +207,19 @@ def _study_context(
         "trial_count": len(trials),
         "cost_steps": sum(t.cost_steps for t in trials),
     }
+
+
+def _proxy_sentence(found: ProxyAgreement) -> str:
+    if found.spearman is None:
+        return (
+            f"Too few distinct results ({found.configurations} configurations) to say how "
+            f"well {found.proxy} ranks them against {found.target}."
+        )
+    return (
+        f"{found.proxy} ranked the {found.configurations} configurations as {found.target} "
+        f"did with Spearman ρ = {found.spearman:+.2f} (+1: the same order; a low value says "
+        f"to tune on {found.target} itself)."
+    )
 
 
 def write_report(
