@@ -9,7 +9,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-EXTRAS_TEST := dev,hf,llm,lightning,postgres,ray,optimizers
+EXTRAS_TEST := dev,hf,llm,eval,lightning,postgres,ray,optimizers
 DEMO_DIR ?= demo-output
 
 .PHONY: demo demo-llm test lint bench bench-finetune install clean
