@@ -4,6 +4,7 @@ tiny test model (against log-likelihoods computed here), MMLU from the wheel, ba
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,8 @@ def test_a_local_task_scores_as_the_log_likelihoods_say(tiny_llama: Path, local_
     callback.due = True
     scores = {"eval_loss": 1.0}
     before = torch.get_rng_state()
-    callback.on_evaluate(None, None, None, scores, model=model, processing_class=tokenizer)
+    state = types.SimpleNamespace(global_step=6)
+    callback.on_evaluate(None, state, None, scores, model=model, processing_class=tokenizer)
     assert torch.equal(torch.get_rng_state(), before)  # training draws as if nothing ran
     expected = (
         sum(
@@ -155,6 +157,18 @@ def test_a_fine_tuning_study_scores_benchmarks_and_can_optimise_them(
     scored = [step for step, reported in reports if "pydoc_mc/acc" in reported]
     assert scored == [2, 4] and 0 <= metrics["pydoc_mc/acc"] <= 1
     assert metrics["benchmark_tokens"] > 0 and "eval_loss" in metrics
+    per_epoch = load_task("hf-causal-lm", {**params, "benchmark_every": 0})
+    reports.clear()
+    per_epoch.function(
+        lrbench.Trial(
+            policy="fixed(lr=1e-3)",
+            total_steps=4,
+            params=per_epoch.params,
+            reporter=lambda step, metrics: reports.append((step, dict(metrics))),
+        )
+    )
+    # Within its first epoch: scored once, at the end (not again when the Trainer closes it).
+    assert [step for step, reported in reports if "pydoc_mc/acc" in reported] == [4]
 
     config = StudyConfig(
         task="hf-causal-lm",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import sys
 import warnings
@@ -67,9 +68,10 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def quiet_libraries() -> None:
-    """Keep Optuna's per-study INFO lines, Hugging Face's weight-loading progress bars and
-    peft's use of an API that transformers 5 deprecated off the terminal (the library itself
-    sets no logging: this is the application's choice, passed on to worker processes)."""
+    """Keep Optuna's per-study INFO lines, Hugging Face's weight-loading progress bars, peft's
+    use of an API that transformers 5 deprecated and lm-eval's per-score warnings off the
+    terminal (the library itself sets no logging: this is the application's choice, passed
+    on to worker processes)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -77,3 +79,5 @@ def quiet_libraries() -> None:
     warnings.filterwarnings(
         "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
     )
+    # lm-eval warns on every score that it was handed a model object, which is how we call it.
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Progress is the CLI's to show (rich, on stderr): no tqdm bars from the libraries a study runs
+# (Hugging Face datasets, lm-eval). tqdm reads this when it is first imported, so it is set
+# before anything here imports it; worker processes inherit it.
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 import typer
 

@@ -287,30 +287,36 @@ class BenchmarkScorer:
                     f"fewer than the {benchmark.shots} shots asked"
                 )
 
+    def _loaded(self, benchmark: Benchmark) -> Any:
+        """lm-eval's tasks for the benchmark, at its shots and the scorer's few-shot seed."""
+        loaded = self._task_manager.load([self._task(benchmark)])
+        for task in loaded["tasks"].values():
+            task.set_config(key="num_fewshot", value=benchmark.shots)
+            task.set_fewshot_seed(seed=self.seed)
+        return loaded
+
     def score(self, model: Any, tokenizer: Any) -> dict[str, float]:
-        """Every benchmark's scores on `model` (left in the mode it was in), and their cost."""
-        import lm_eval
-        from lm_eval.models.huggingface import HFLM
+        """Every benchmark's scores on `model` (left in the mode it was in), and their cost.
+
+        Runs lm-eval's `evaluate` (not `simple_evaluate`, which seeds the global random
+        states and records the environment with a `git` call on every score).
+        """
+        from lm_eval.evaluator import evaluate
 
         started = time.perf_counter()
         was_training = model.training
-        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=self.batch_size)
+        lm = _quiet_lm(model, tokenizer, self.batch_size)
         scores: dict[str, float] = {}
         tokens = 0
         try:
             for benchmark in self.benchmarks:
-                output = lm_eval.simple_evaluate(
-                    model=lm,
-                    tasks=[self._task(benchmark)],
-                    task_manager=self._task_manager,
-                    num_fewshot=benchmark.shots,
+                output = evaluate(
+                    lm=lm,
+                    task_dict=self._loaded(benchmark),
                     limit=None if benchmark.name == LOCAL_MMLU else self.limit,
                     bootstrap_iters=0,
                     log_samples=True,
-                    random_seed=None,  # the global states are the training's
-                    numpy_random_seed=None,
-                    torch_random_seed=None,
-                    fewshot_random_seed=self.seed,
+                    verbosity="WARNING",
                 )
                 scores.update(_named_scores(benchmark.label, output["results"]))
                 tokens += _scored_tokens(tokenizer, output.get("samples", {}))
@@ -321,13 +327,31 @@ class BenchmarkScorer:
         return scores
 
 
+def _quiet_lm(model: Any, tokenizer: Any, batch_size: int) -> Any:
+    """lm-eval's model wrapper around `model`, without its progress bars (the library does not
+    print: a study shows its own progress)."""
+    from lm_eval.models.huggingface import HFLM
+
+    class QuietHFLM(HFLM):
+        def loglikelihood(self, requests: Any, disable_tqdm: bool = False) -> Any:
+            return super().loglikelihood(requests, disable_tqdm=True)
+
+        def loglikelihood_rolling(self, requests: Any, disable_tqdm: bool = False) -> Any:
+            return super().loglikelihood_rolling(requests, disable_tqdm=True)
+
+        def generate_until(self, requests: Any, disable_tqdm: bool = False) -> Any:
+            return super().generate_until(requests, disable_tqdm=True)
+
+    return QuietHFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
+
+
 def _named_scores(label: str, results: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     """lm-eval's `{"task": {"acc,none": 0.3, "acc_stderr,none": ...}}` as `label/acc`."""
     scores = {}
     for entries in results.values():
         for key, value in entries.items():
-            metric = key.split(",")[0]
-            if isinstance(value, (int, float)) and not metric.endswith("_stderr"):
+            metric, is_metric, _filter = key.partition(",")  # `sample_len` and names are not
+            if is_metric and isinstance(value, (int, float)) and not metric.endswith("_stderr"):
                 scores[f"{label}/{metric}"] = float(value)
     return scores
 
@@ -363,21 +387,23 @@ class BenchmarkCallback(TrainerCallback):
         self.tokenizer = tokenizer
         self.every = every
         self.due = False
+        self.scored_at = -1
 
-    def _ask(self, control: Any) -> None:
-        self.due = True
-        control.should_evaluate = True
+    def _ask(self, state: Any, control: Any) -> None:
+        if state.global_step != self.scored_at:  # the Trainer ends its last epoch at the end
+            self.due = True
+            control.should_evaluate = True
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Ask for an evaluation (with scores) at the cadence and at the last update."""
         at_cadence = self.every > 0 and state.global_step % self.every == 0
         if at_cadence or state.global_step >= state.max_steps:
-            self._ask(control)
+            self._ask(state, control)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Ask for an evaluation (with scores) at the end of each epoch, if so set."""
         if self.every == 0:
-            self._ask(control)
+            self._ask(state, control)
 
     def on_evaluate(
         self,
@@ -390,7 +416,7 @@ class BenchmarkCallback(TrainerCallback):
         """Add the benchmark scores to a due evaluation's metrics."""
         if not self.due or metrics is None:
             return
-        self.due = False
+        self.due, self.scored_at = False, state.global_step
         with kept_random_states():
             tokenizer = self.tokenizer or kwargs.get("processing_class")
             metrics.update(self.scorer.score(kwargs["model"], tokenizer))
