@@ -104,7 +104,9 @@ def test_mmlu_from_the_wheel_is_a_stratified_sample_with_shots_from_outside_it(
     sample, pool = stratified_mmlu(20, 2, seed=0)
     assert len(sample) == 20 and len({row["topic"] for row in sample}) == 20
     assert not {row["question"] for row in sample} & {row["question"] for row in pool}
-    assert len(pool) >= 2 * 57
+    assert len(pool) == 2 * 57 and len({row["topic"] for row in pool}) == 57
+    everything, _ = stratified_mmlu(None, 0)
+    assert len(everything) == 14044 - 57  # one question per subject kept for examples
     model = transformers.AutoModelForCausalLM.from_pretrained(tiny_llama).train()
     tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_llama)
     scores = BenchmarkScorer([Benchmark("mmlu-local", 1)], limit=8).score(model, tokenizer)

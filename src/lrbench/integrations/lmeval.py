@@ -141,35 +141,34 @@ def _local_mmlu_rows() -> list[dict[str, Any]]:
 
 
 def stratified_mmlu(
-    limit: int, shots: int, *, seed: int = 0
+    limit: int | None, shots: int, *, seed: int = 0
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """`limit` MMLU questions, spread over the subjects in turn, and a few-shot pool of other
-    questions of the same subjects (at least `shots`)."""
+    """A sample of the MMLU test set spread over the subjects in turn (`limit` questions, None
+    for all), and the few-shot pool: `max(shots, 1)` other questions of each subject, set
+    aside first so that no evaluated question is ever an example."""
     by_subject: dict[str, list[dict[str, Any]]] = {}
     for row in _local_mmlu_rows():
         by_subject.setdefault(str(row["topic"]), []).append(row)
     rng = random.Random(seed)
-    for rows in by_subject.values():
-        rng.shuffle(rows)
     subjects = sorted(by_subject)
     rng.shuffle(subjects)
-    sample: list[dict[str, Any]] = []
-    depth = 0
-    while len(sample) < limit and depth < max(len(r) for r in by_subject.values()):
-        sample += [by_subject[s][depth] for s in subjects if depth < len(by_subject[s])]
-        depth += 1
-    sample = sample[:limit]
-    taken = {id(row) for row in sample}
-    spare = [row for s in subjects for row in by_subject[s] if id(row) not in taken]
-    pool = spare[: max(shots * len(subjects), len(subjects))]
-    if shots > len(pool):
-        raise ConfigError(
-            f"`{LOCAL_MMLU}` has {len(pool)} questions for shots, fewer than {shots}"
-        )
-    return sample, pool
+    reserve = max(shots, 1)
+    pool: list[dict[str, Any]] = []
+    for subject in subjects:
+        rng.shuffle(by_subject[subject])
+        pool += by_subject[subject][:reserve]
+        by_subject[subject] = by_subject[subject][reserve:]
+    deepest = max(len(rows) for rows in by_subject.values())
+    sample = [
+        by_subject[subject][depth]
+        for depth in range(deepest)
+        for subject in subjects
+        if depth < len(by_subject[subject])
+    ]
+    return sample[:limit], pool
 
 
-def _local_mmlu_config(folder: Path, limit: int, shots: int, seed: int) -> dict[str, Any]:
+def _local_mmlu_config(folder: Path, limit: int | None, shots: int, seed: int) -> dict[str, Any]:
     """The lm-eval task that scores the wheel's MMLU sample (zero- or few-shot)."""
     sample, pool = stratified_mmlu(limit, shots, seed=seed)
     for split, rows in (("test", sample), ("fewshot", pool)):
@@ -203,7 +202,7 @@ class BenchmarkScorer:
     Args:
         benchmarks: What to score (`parse_benchmarks`).
         limit: Questions per benchmark (the first `limit` of a named task; a stratified sample
-            of `mmlu-local`); None for all (`mmlu-local`: 100).
+            of `mmlu-local`); None for all.
         batch_size: Requests per forward pass.
         seed: Seed of the `mmlu-local` sample and of lm-eval's few-shot draws.
     """
@@ -248,8 +247,7 @@ class BenchmarkScorer:
 
     def _task(self, benchmark: Benchmark) -> str | dict[str, Any]:
         if benchmark.name == LOCAL_MMLU:
-            limit = self.limit or 100
-            return _local_mmlu_config(self._work_folder(), limit, benchmark.shots, self.seed)
+            return _local_mmlu_config(self._work_folder(), self.limit, benchmark.shots, self.seed)
         return benchmark.label
 
     def check(self) -> None:

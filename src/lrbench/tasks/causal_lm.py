@@ -380,10 +380,11 @@ class CausalLM(BuiltinTask):
             raise ConfigError(f"`val_fraction` must be in (0, 1), got {params['val_fraction']!r}")
         check_fine_tuning_optimizer(params)
         check_precision(params)
-        if int(params["benchmark_every"]) < 0 or int(params["benchmark_limit"]) < 1:
+        if int(params["benchmark_every"]) < 0 or int(params["benchmark_limit"]) < 0:
             raise ConfigError(
-                "`benchmark_every` must be >= 0 (0: each epoch) and `benchmark_limit` >= 1, "
-                f"got {params['benchmark_every']!r} and {params['benchmark_limit']!r}"
+                "`benchmark_every` must be >= 0 (0: each epoch) and `benchmark_limit` >= 0 "
+                f"(0: every question), got {params['benchmark_every']!r} and "
+                f"{params['benchmark_limit']!r}"
             )
 
     def _datasets(self, params: Mapping[str, Any], tokenizer: Any) -> tuple[list, list]:
@@ -461,7 +462,8 @@ def _scorer(params: Mapping[str, Any]) -> Any:
     from lrbench.integrations.lmeval import BenchmarkScorer, parse_benchmarks
 
     return BenchmarkScorer(
-        parse_benchmarks(str(params["benchmarks"])), limit=int(params["benchmark_limit"])
+        parse_benchmarks(str(params["benchmarks"])),
+        limit=int(params["benchmark_limit"]) or None,
     )
 
 
