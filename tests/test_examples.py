@@ -93,3 +93,38 @@ def test_the_trainer_example_tunes_pretrained_minilm_from_the_command_line(tmp_p
     summary = json.loads(result.stdout)
     assert summary["trials"]["complete"] == 2
     assert summary["best"]["metrics"]["eval_loss"] < 1.45  # ln 4 = 1.386 before training
+
+
+def test_the_papers_study_files_read_and_the_cpu_one_runs(tmp_path) -> None:
+    from lrbench.study.studyfile import read_study_file
+
+    full = read_study_file(EXAMPLES / "llama-alpaca" / "study.yaml")
+    assert (full["epochs"], full["lr_min"], full["lr_max"]) == (3.0, 1e-5, 6e-5)
+    assert full["params"]["batch_size"] * full["params"]["grad_accum"] == 128
+    assert full["policies"] == ["fixed", "linear", "cosine"] and full["executor"] == "ray"
+    cpu = read_study_file(EXAMPLES / "llama-alpaca" / "study-cpu.yaml")
+    assert set(cpu) <= set(full) and cpu["policies"] == full["policies"]  # the same study
+    command = [
+        str(Path(sys.executable).parent / "lrbench"),
+        "tune",
+        "--config",
+        str(EXAMPLES / "llama-alpaca" / "study-cpu.yaml"),
+        "--policies",
+        "cosine",
+        "--trials",
+        "1",
+        "--param",
+        "max_records=16",
+        "--param",
+        "benchmark_limit=4",
+        "--db",
+        f"sqlite:///{tmp_path / 'paper.db'}",
+        "--format",
+        "json",
+        "--quiet",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["study"] == "llama-alpaca-cpu" and summary["metric"] == "mmlu-local/acc"
+    assert summary["trials"]["complete"] == 1

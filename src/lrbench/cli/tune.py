@@ -194,7 +194,8 @@ def tune_command(
         typer.Option(
             "--config",
             "-c",
-            help="Study file (YAML) holding any of these options; a flag given overrides it.",
+            help="Study file (YAML) holding any of these options; a flag given overrides it "
+            "(--param overrides one setting of the file's params).",
         ),
     ] = None,
     output: FormatOption = OutputFormat.human,
@@ -217,6 +218,7 @@ def tune_command(
     if config_file is not None:
         file_text, from_file = _read_config(config_file)
         o.update({k: v for k, v in from_file.items() if not _given(ctx, k)})
+        o["params"] = {**from_file.get("params", {}), **parse_params(param)}
     if o["task"] is None:
         raise ConfigError("`--task` is required (or `task:` in the --config study file)")
     objectives = {
