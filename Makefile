@@ -73,6 +73,7 @@ bench-finetune: $(VENV)/.installed-test
 	$(PIP) install -e ".[$(EXTRAS_TEST),bench]"
 	$(PY) bench/finetune_bench.py
 	$(PY) bench/lr_finder_bench.py
+	$(PY) bench/recommend_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
