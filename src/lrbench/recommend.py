@@ -302,6 +302,25 @@ def _pretraining_lr(task: TaskInfo, model_params: float | None) -> Evidence | No
     return None
 
 
+#: Adam on a pretrained transformer, every weight trained.
+FULL_FINE_TUNING_RULE = Evidence(
+    kind="rule",
+    low=1e-5,
+    high=1e-4,
+    note="Adam on a pretrained transformer",
+    source="Devlin et al., BERT (2019): 2e-5..5e-5; Mosbach et al., On the Stability of "
+    "Fine-tuning BERT (ICLR 2021)",
+)
+#: Adam on a LoRA adapter.
+LORA_RULE = Evidence(
+    kind="rule",
+    low=1e-4,
+    high=1e-3,
+    note="LoRA adapters start at zero and take ~10x full fine-tuning's LR",
+    source="Hu et al., LoRA (ICLR 2022); Dettmers et al., QLoRA (NeurIPS 2023): 2e-4",
+)
+
+
 def rules(
     task: TaskInfo, *, model_params: float | None = None, tokens: float | None = None
 ) -> list[Evidence]:
@@ -310,27 +329,9 @@ def rules(
     fine_tuning = task.domain in FINE_TUNING_DOMAINS or task.method == "lora"
     if fine_tuning and _is_adam(task.optimizer):
         if task.method == "lora":
-            found.append(
-                Evidence(
-                    kind="rule",
-                    low=1e-4,
-                    high=1e-3,
-                    note="LoRA adapters start at zero and take ~10x full fine-tuning's LR",
-                    source="Hu et al., LoRA (ICLR "
-                    "2022); Dettmers et al., QLoRA (NeurIPS 2023): 2e-4",
-                )
-            )
+            found.append(LORA_RULE)
         else:
-            found.append(
-                Evidence(
-                    kind="rule",
-                    low=1e-5,
-                    high=1e-4,
-                    note="Adam on a pretrained transformer",
-                    source="Devlin et al., BERT (2019): 2e-5..5e-5; Mosbach et al., "
-                    "On the Stability of Fine-tuning BERT (ICLR 2021)",
-                )
-            )
+            found.append(FULL_FINE_TUNING_RULE)
             ceiling = _pretraining_lr(task, model_params)
             found += [ceiling] if ceiling else []
     elif model_params and tokens:
