@@ -23,6 +23,7 @@ import numpy as np
 from lrbench.exceptions import ConfigError
 
 __all__ = [
+    "CURVE_PREFIXES",
     "CurveSummary",
     "Direction",
     "classification_metrics",
@@ -32,6 +33,10 @@ __all__ = [
     "seed_spread",
     "summarize_curve",
 ]
+
+
+#: A trial's curve of the study's metric is also stored summarised: `best_METRIC`, `auc_METRIC`.
+CURVE_PREFIXES = ("best_", "auc_")
 
 
 class Direction(str, enum.Enum):

@@ -52,7 +52,12 @@ def test_proxy_agreement_per_configuration_means_and_in_the_report(tmp_path: Pat
         store.finish_trial(
             trial.id,
             TrialStatus.complete,
-            metrics={"eval_loss": loss, "mmlu-local/acc": accuracy, "benchmark_seconds": 1.0},
+            metrics={
+                "eval_loss": loss,
+                "mmlu-local/acc": accuracy,
+                "best_mmlu-local/acc": accuracy,  # the study metric's curve summary
+                "benchmark_seconds": 1.0,
+            },
             cost_steps=10,
             cost_seconds=1.0,
         )

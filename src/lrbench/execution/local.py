@@ -21,7 +21,7 @@ import optuna
 from optuna.trial import TrialState
 
 from lrbench._files import checkpoint_path, load_checkpoint, save_checkpoint
-from lrbench.evaluate import reached, summarize_curve
+from lrbench.evaluate import CURVE_PREFIXES, reached, summarize_curve
 from lrbench.exceptions import ConfigError, LRBenchError, TargetReached
 from lrbench.execution._jobs import StopRule, TrialJob, TrialOutcome, status_of
 from lrbench.execution.halving import RungTracker
@@ -61,7 +61,8 @@ def _derived(trial: Trial, job: TrialJob) -> dict[str, float]:
     summary = summarize_curve(
         [s for s, _ in points], [v for _, v in points], mode=job.direction, target=job.target
     )
-    derived = {f"best_{job.metric}": summary.best, f"auc_{job.metric}": summary.auc}
+    best, auc = (prefix + job.metric for prefix in CURVE_PREFIXES)
+    derived = {best: summary.best, auc: summary.auc}
     if summary.steps_to_target is not None:
         derived["steps_to_target"] = float(summary.steps_to_target)
     return {k: v for k, v in derived.items() if math.isfinite(v)}

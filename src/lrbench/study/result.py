@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from lrbench.evaluate import Direction, rank_agreement, rank_key, seed_spread
+from lrbench.evaluate import CURVE_PREFIXES, Direction, rank_agreement, rank_key, seed_spread
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import OBJECTIVES, Objective, objective_of_study
 
@@ -68,7 +68,9 @@ def proxy_agreement(trials: Sequence[TrialRecord]) -> list[ProxyAgreement]:
     validation loss: how well the loss ranked the configurations (final values, mean over
     seeds) against it."""
     complete = [t for t in trials if t.status is TrialStatus.complete and PROXY in t.metrics]
-    targets = sorted({m for t in complete for m in t.metrics if "/" in m})
+    targets = sorted(
+        {m for t in complete for m in t.metrics if "/" in m and not m.startswith(CURVE_PREFIXES)}
+    )
     found = []
     for target in targets:
         by_policy: dict[str, list[tuple[float, float]]] = {}
