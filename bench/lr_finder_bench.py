@@ -69,7 +69,7 @@ def smollm2_lora() -> tuple[Any, list, Any]:
 def minilm_cls() -> tuple[Any, list, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from lrbench.tasks._wheels import wheel_dir
+    from lrbench._wheels import wheel_dir
     from lrbench.tasks.minilm_cls import GROUPS, _Encoded, _split
 
     task = load_task("minilm-cls", {})

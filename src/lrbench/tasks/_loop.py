@@ -60,7 +60,7 @@ def updates_per_epoch(rows: int, batch_size: int, grad_accum: int = 1) -> int:
 
 def check_fine_tuning_optimizer(params: Mapping[str, Any]) -> None:
     """Refuse an unknown `params['optimizer']`, or one whose package is missing."""
-    from lrbench.tasks._wheels import require
+    from lrbench._wheels import require
 
     name = params["optimizer"]
     if name not in FINE_TUNING_OPTIMIZERS:

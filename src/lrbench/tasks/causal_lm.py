@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lrbench._files import cache_dir
+from lrbench._wheels import require, wheel_dir
 from lrbench.exceptions import ConfigError, MissingDependencyError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
@@ -38,7 +39,6 @@ from lrbench.tasks._loop import (
     trainer_precision,
     updates_per_epoch,
 )
-from lrbench.tasks._wheels import require, wheel_dir
 from lrbench.trial import Trial
 
 __all__ = [
