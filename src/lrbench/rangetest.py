@@ -18,10 +18,11 @@ are pure functions of the (LR, smoothed loss) curve:
 
 The suggestion is `valley`'s pick (the median of the other two, on a log scale, where it finds
 none); every rule's pick and their spread are reported. Measured against tuned optima on four
-tasks (docs/benchmarks.md), valley erred by 3.4x on average (0.87x on SmolLM2 with LoRA, 2.9x
-on MiniLM fine-tuning, 0.33x and 0.08x on the from-scratch built-ins); the median of the three
-rules by 5.5x, steepest descent by up to 5,000x (it catches the first, noisy steps of a
-pretrained model's flat loss). fastai's `lr_find` also defaults to a valley rule of its own.
+tasks (docs/benchmarks.md), valley erred by 3x on average and least on the two fine-tuning
+tasks (0.87x on SmolLM2 with LoRA, 0.56x on MiniLM; 0.33x and 0.08x on the from-scratch
+built-ins, where it errs low, the safe side); the median of the three rules by 4x, steepest
+descent by up to 4,000x (it catches the first, noisy steps of a pretrained model's flat
+loss). fastai's `lr_find` also defaults to a valley rule of its own.
 
 The range is [the LR where the loss starts falling, the LR at its minimum].
 Reference: Smith, "Cyclical Learning Rates for Training Neural Networks" (WACV 2017).
