@@ -8,7 +8,7 @@ fine-tuning tasks reuse `bench/finetune_bench.py`'s oracle when its database is 
 bench-output/finetune, else run a smaller one), then `lrbench.recommend.recommend` on
 
 - a fresh store (cold: recipes and rules only), and
-- a store holding one small grid study of a neighbouring setting of the same task (warm:
+- a store holding one grid study (6 LRs x fixed, cosine) of a neighbouring setting (warm:
   another batch size, another model width, another sample, another LoRA rank),
 
 printing each recommended LR over the oracle's, and whether the oracle's LR lies in the
@@ -85,7 +85,8 @@ def oracle_lr(key: str, spec: dict[str, Any], out: Path) -> float:
 
 
 def warm_store(key: str, spec: dict[str, Any], out: Path) -> Store:
-    """A store holding a 6-configuration grid study of the task's neighbouring setting."""
+    """A store holding a 12-configuration grid study (6 LRs per family) of the task's
+    neighbouring setting."""
     url = f"sqlite:///{out / f'{key}-warm.db'}"
     (low, high), _ = spec["oracle"]
     tune(
@@ -96,7 +97,7 @@ def warm_store(key: str, spec: dict[str, Any], out: Path) -> Store:
             policies=("fixed", "cosine"),
             lr_min=low,
             lr_max=high,
-            trials=6,
+            trials=12,
         ),
         name=f"{key}-neighbour",
         db=url,
