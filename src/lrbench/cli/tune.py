@@ -69,6 +69,25 @@ def _parse_baseline(text: str) -> tuple[str, float]:
     return template, lr
 
 
+def _options(ctx: typer.Context, config_file: Path | None) -> tuple[dict[str, Any], str | None]:
+    """Every option of the command by its study-file key: the study file's, under the ones
+    given on the command line; and the file's text (None without one)."""
+    from lrbench.search import split_policies
+    from lrbench.study.studyfile import STUDY_FILE_KEYS
+
+    given = ctx.params
+    options = {key: value for key, value in given.items() if key in STUDY_FILE_KEYS}
+    options["params"] = parse_params(given["param"])
+    options["baselines"] = given["baseline"] or []
+    options["policies"] = split_policies(given["policies"])
+    if config_file is None:
+        return options, None
+    text, from_file = _read_config(config_file)
+    options.update({key: value for key, value in from_file.items() if not _given(ctx, key)})
+    options["params"] = {**from_file.get("params", {}), **parse_params(given["param"])}
+    return options, text
+
+
 def _read_config(path: Path) -> tuple[str, dict[str, Any]]:
     """The study file's text and the options it sets."""
     from lrbench.study.studyfile import parse_study_file
@@ -204,65 +223,53 @@ def tune_command(
     """Tune the LR of a task."""
     from lrbench.cli._progress import RichEvents, make_events
     from lrbench.execution.raytune import RayOptions
-    from lrbench.search import split_policies
     from lrbench.study import CostEffective, MultiPolicy, StudyConfig, tune
-    from lrbench.study.studyfile import STUDY_FILE_KEYS
 
-    o = {  # every option by its study-file key
-        **{key: value for key, value in ctx.params.items() if key in STUDY_FILE_KEYS},
-        "params": parse_params(param),
-        "baselines": baseline or [],
-        "policies": split_policies(policies),
-    }
-    file_text = None
-    if config_file is not None:
-        file_text, from_file = _read_config(config_file)
-        o.update({k: v for k, v in from_file.items() if not _given(ctx, k)})
-        o["params"] = {**from_file.get("params", {}), **parse_params(param)}
-    if o["task"] is None:
+    options, file_text = _options(ctx, config_file)
+    if options["task"] is None:
         raise ConfigError("`--task` is required (or `task:` in the --config study file)")
     objectives = {
-        "cost": CostEffective(halving_rate=o["halving_rate"]),
-        "compose": MultiPolicy(phases=o["phases"], keep=o["keep"]),
+        "cost": CostEffective(halving_rate=options["halving_rate"]),
+        "compose": MultiPolicy(phases=options["phases"], keep=options["keep"]),
     }
     config = StudyConfig(
-        task=o["task"],
-        params=o["params"],
-        metric=o["metric"],
-        mode=o["mode"],
-        policies=tuple(o["policies"]),
-        lr_min=o["lr_min"],
-        lr_max=o["lr_max"],
-        strategy=o["strategy"],
-        trials=o["trials"],
-        total_steps=o["total_steps"],
-        epochs=o["epochs"],
-        seeds=o["seeds"],
-        seed=o["seed"],
-        target=o["target"],
-        baselines=tuple(_parse_baseline(b) for b in o["baselines"]),
-        objective=objectives.get(o["objective"], o["objective"]),
-        bracket=o["bracket"],
+        task=options["task"],
+        params=options["params"],
+        metric=options["metric"],
+        mode=options["mode"],
+        policies=tuple(options["policies"]),
+        lr_min=options["lr_min"],
+        lr_max=options["lr_max"],
+        strategy=options["strategy"],
+        trials=options["trials"],
+        total_steps=options["total_steps"],
+        epochs=options["epochs"],
+        seeds=options["seeds"],
+        seed=options["seed"],
+        target=options["target"],
+        baselines=tuple(_parse_baseline(b) for b in options["baselines"]),
+        objective=objectives.get(options["objective"], options["objective"]),
+        bracket=options["bracket"],
     )
     quiet_libraries()
     events = make_events(quiet)
-    runner: str | RayOptions = o["executor"]
-    if o["executor"] == "ray" or o["ray_address"] is not None:
+    runner: str | RayOptions = options["executor"]
+    if options["executor"] == "ray" or options["ray_address"] is not None:
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's plain reporter, no boxes
         runner = RayOptions(
-            address=o["ray_address"],
-            cpus_per_trial=o["cpus_per_trial"],
-            gpus_per_trial=o["gpus_per_trial"],
-            max_concurrent=o["workers"],
-            max_failures=o["max_failures"],
+            address=options["ray_address"],
+            cpus_per_trial=options["cpus_per_trial"],
+            gpus_per_trial=options["gpus_per_trial"],
+            max_concurrent=options["workers"],
+            max_failures=options["max_failures"],
         )
     try:  # Ray Tune prints its own progress to stdout, where only results belong
         with contextlib.redirect_stdout(sys.stderr):
             result = tune(
                 config,
-                name=o["study"],
-                db=o["db"],
-                workers=o["workers"] or 1,
+                name=options["study"],
+                db=options["db"],
+                workers=options["workers"] or 1,
                 events=events,
                 executor=runner,
                 study_file=file_text,
