@@ -74,6 +74,7 @@ bench-finetune: $(VENV)/.installed-test
 	$(PY) bench/finetune_bench.py
 	$(PY) bench/lr_finder_bench.py
 	$(PY) bench/recommend_bench.py
+	$(PY) bench/eval_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
