@@ -58,6 +58,21 @@ TASKS: dict[str, dict[str, Any]] = {
 FINETUNE_ORACLES = Path("bench-output/finetune")
 
 
+def grid_study(spec: dict[str, Any], params: dict[str, Any], trials: int, name: str, db: Path):
+    """A grid study of fixed and cosine over the task's oracle LR range (resumed if stored)."""
+    (low, high), _ = spec["oracle"]
+    config = StudyConfig(
+        task=spec["task"],
+        params=params,
+        total_steps=spec["steps"],
+        policies=("fixed", "cosine"),
+        lr_min=low,
+        lr_max=high,
+        trials=trials,
+    )
+    return tune(config, name=name, db=f"sqlite:///{db}")
+
+
 def oracle_lr(key: str, spec: dict[str, Any], out: Path) -> float:
     """The best LR of a dense grid (the fine-tuning bench's oracle where it is on disk)."""
     stored = FINETUNE_ORACLES / f"{key}-oracle.db"
@@ -65,19 +80,9 @@ def oracle_lr(key: str, spec: dict[str, Any], out: Path) -> float:
         store = Store(f"sqlite:///{stored}")
         study = store.require_study(f"{key}-oracle")
         return store.leaderboard(study)[0].lr
-    (low, high), points = spec["oracle"]
-    result = tune(
-        StudyConfig(
-            task=spec["task"],
-            params=spec["params"],
-            total_steps=spec["steps"],
-            policies=("fixed", "cosine"),
-            lr_min=low,
-            lr_max=high,
-            trials=2 * points,
-        ),
-        name=f"{key}-oracle",
-        db=f"sqlite:///{out / f'{key}-oracle.db'}",
+    _, points = spec["oracle"]
+    result = grid_study(
+        spec, spec["params"], 2 * points, f"{key}-oracle", out / f"{key}-oracle.db"
     )
     if result.best is None:
         raise RuntimeError(f"no oracle trial of {key} completed")
@@ -87,22 +92,8 @@ def oracle_lr(key: str, spec: dict[str, Any], out: Path) -> float:
 def warm_store(key: str, spec: dict[str, Any], out: Path) -> Store:
     """A store holding a 12-configuration grid study (6 LRs per family) of the task's
     neighbouring setting."""
-    url = f"sqlite:///{out / f'{key}-warm.db'}"
-    (low, high), _ = spec["oracle"]
-    tune(
-        StudyConfig(
-            task=spec["task"],
-            params=spec["neighbour"],
-            total_steps=spec["steps"],
-            policies=("fixed", "cosine"),
-            lr_min=low,
-            lr_max=high,
-            trials=12,
-        ),
-        name=f"{key}-neighbour",
-        db=url,
-    )
-    return Store(url)
+    grid_study(spec, spec["neighbour"], 12, f"{key}-neighbour", out / f"{key}-warm.db")
+    return Store(f"sqlite:///{out / f'{key}-warm.db'}")
 
 
 def main() -> None:

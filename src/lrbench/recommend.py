@@ -321,6 +321,19 @@ LORA_RULE = Evidence(
 )
 
 
+def _point_rule(lr: float, *, family: str, note: str, source: str) -> Evidence:
+    """A rule that points at one LR, to be searched from a third to three times it."""
+    return Evidence(
+        kind="rule",
+        lr=lr,
+        low=lr / AROUND,
+        high=lr * AROUND,
+        family=family,
+        note=note,
+        source=source,
+    )
+
+
 def rules(
     task: TaskInfo, *, model_params: float | None = None, tokens: float | None = None
 ) -> list[Evidence]:
@@ -339,11 +352,8 @@ def rules(
         lr = 0.3118 * compute**-0.125
         batch = 0.2920 * compute**0.3271
         found.append(
-            Evidence(
-                kind="rule",
-                lr=lr,
-                low=lr / AROUND,
-                high=lr * AROUND,
+            _point_rule(
+                lr,
                 family="wsd",
                 note=f"compute C = 6 x params x tokens = {compute:.3g} FLOPs; "
                 f"its batch rule says {batch:.3g} tokens per batch",
@@ -353,11 +363,8 @@ def rules(
     elif task.optimizer == "sgd" and task.batch_size:
         lr = 0.1 * task.batch_size / 256
         found.append(
-            Evidence(
-                kind="rule",
-                lr=lr,
-                low=lr / AROUND,
-                high=lr * AROUND,
+            _point_rule(
+                lr,
                 family="step",
                 note=f"0.1 x batch {task.batch_size} / 256",
                 source="Goyal et al., Accurate, Large Minibatch SGD (2017): linear scaling",
