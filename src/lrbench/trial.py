@@ -56,6 +56,9 @@ class Trial:
         on_checkpoint: Receives `(step, checkpoint)` from `save_checkpoint`.
         sweep: The trial is a range test's sweep: only the loss of every update matters (a
             `Trainer` then logs every step and skips evaluation).
+        pruned_on: The metric a pruner compares at this trial's reports (successive
+            halving), or None when only divergence or the target stops it early. A task may
+            spend costly evaluations of other metrics only on trials that reach their end.
 
     Checkpoints (optional; they let `--objective compose` fork a trained phase instead of
     training it again): a task that supports them loads `trial.resume_state` when it is not
@@ -79,6 +82,7 @@ class Trial:
         checkpoint_steps: Collection[int] = (),
         on_checkpoint: Callable[[int, Any], None] | None = None,
         sweep: bool = False,
+        pruned_on: str | None = None,
     ) -> None:
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
             raise ConfigError(f"`total_steps` must be an integer >= 1, got {total_steps!r}")
@@ -101,6 +105,7 @@ class Trial:
         self._checkpoint_steps = frozenset(checkpoint_steps)
         self._on_checkpoint = on_checkpoint
         self.sweep = sweep
+        self.pruned_on = pruned_on
 
     def monitor(self, optimizer: Any, **options: Any) -> Monitor:
         """A Monitor on `optimizer`, already holding the step-0 LR.

@@ -172,6 +172,22 @@ def test_a_fine_tuning_study_scores_benchmarks_and_can_optimise_them(
     # Within its first epoch: scored once, at the end (not again when the Trainer closes it).
     assert [step for step, reported in reports if "pydoc_mc/acc" in reported] == [4]
 
+    pruned_on_loss = load_task("hf-causal-lm", params)  # every 2 updates, but a pruning study
+    reports.clear()
+    pruned_on_loss.function(
+        lrbench.Trial(
+            policy="fixed(lr=1e-3)",
+            total_steps=4,
+            params=pruned_on_loss.params,
+            reporter=lambda step, metrics: reports.append((step, dict(metrics))),
+            should_prune=lambda step, metrics: False,
+            pruned_on="eval_loss",
+        )
+    )
+    # Rungs compare eval_loss: only a trial that reaches its end pays for the benchmark.
+    assert [step for step, reported in reports if "pydoc_mc/acc" in reported] == [4]
+    assert any("eval_loss" in reported for step, reported in reports if step < 4)
+
     config = StudyConfig(
         task="hf-causal-lm",
         params=params,

@@ -158,6 +158,7 @@ def run_trial(
         reporter=_reporter(store, job.trial_id, on_report),
         on_progress=on_progress,
         should_prune=_stopping_rule(job, rungs),
+        pruned_on=None if rungs is None else job.metric,
     )
     metrics: dict[str, float] = {}
     ended: Exception | None = None

@@ -369,7 +369,9 @@ class BenchmarkCallback(TrainerCallback):
     """A `TrainerCallback` that scores the model on benchmarks during training.
 
     Scores are taken at the end of each epoch (`every=0`) or every `every` updates, and at
-    the end of training, in the evaluation the Trainer runs there (asked for if none was due):
+    the end of training (only there with `at_end_only`: in a pruning study that compares
+    another metric, only the trials that survive every rung pay for a benchmark), in the
+    evaluation the Trainer runs there (asked for if none was due):
     they join its metrics, so the study stores them with `eval_loss` and may rank, prune or
     stop on them. Scoring leaves the random states as it found them, so training goes on as
     if no benchmark had run.
@@ -378,12 +380,21 @@ class BenchmarkCallback(TrainerCallback):
         scorer: What to score and how.
         tokenizer: The model's tokenizer (default: the Trainer's `processing_class`).
         every: Updates between scores; 0 for each epoch.
+        at_end_only: Score at the end of training only.
     """
 
-    def __init__(self, scorer: BenchmarkScorer, *, tokenizer: Any = None, every: int = 0) -> None:
+    def __init__(
+        self,
+        scorer: BenchmarkScorer,
+        *,
+        tokenizer: Any = None,
+        every: int = 0,
+        at_end_only: bool = False,
+    ) -> None:
         self.scorer = scorer
         self.tokenizer = tokenizer
         self.every = every
+        self.at_end_only = at_end_only
         self.due = False
         self.scored_at = -1
 
@@ -395,12 +406,12 @@ class BenchmarkCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Ask for an evaluation (with scores) at the cadence and at the last update."""
         at_cadence = self.every > 0 and state.global_step % self.every == 0
-        if at_cadence or state.global_step >= state.max_steps:
+        if (at_cadence and not self.at_end_only) or state.global_step >= state.max_steps:
             self._ask(state, control)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Ask for an evaluation (with scores) at the end of each epoch, if so set."""
-        if self.every == 0:
+        if self.every == 0 and not self.at_end_only:
             self._ask(state, control)
 
     def on_evaluate(

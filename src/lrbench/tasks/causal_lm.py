@@ -449,8 +449,16 @@ class CausalLM(BuiltinTask):
         if scorer is not None:
             from lrbench.integrations.lmeval import BenchmarkCallback
 
-            every = int(params["benchmark_every"])
-            trainer.add_callback(BenchmarkCallback(scorer, tokenizer=tokenizer, every=every))
+            # A pruned study compares trials at rungs on its own metric: unless that metric is a
+            # benchmark's, only the trials that survive to their end are scored.
+            at_end_only = trial.pruned_on is not None and trial.pruned_on not in scorer.metrics()
+            callback = BenchmarkCallback(
+                scorer,
+                tokenizer=tokenizer,
+                every=int(params["benchmark_every"]),
+                at_end_only=at_end_only,
+            )
+            trainer.add_callback(callback)
         return run_trainer(trial, trainer)
 
 
