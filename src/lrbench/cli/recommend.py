@@ -65,9 +65,7 @@ def _task_info(
     if name is not None:
         known = store.known_task(name) if not params else None
         if known is not None:
-            info = TaskInfo(
-                **{f.name: getattr(known, f.name) for f in dataclasses.fields(TaskInfo)}
-            )
+            info = known  # a stored task record is a TaskInfo
         else:
             from lrbench.tasks import load_task
 

@@ -73,7 +73,7 @@ def _options(ctx: typer.Context, config_file: Path | None) -> tuple[dict[str, An
     """Every option of the command by its study-file key: the study file's, under the ones
     given on the command line; and the file's text (None without one)."""
     from lrbench.search import split_policies
-    from lrbench.study.studyfile import STUDY_FILE_KEYS
+    from lrbench.study.studyfile import STUDY_FILE_KEYS, parse_study_file, study_file_source
 
     given = ctx.params
     options = {key: value for key, value in given.items() if key in STUDY_FILE_KEYS}
@@ -82,21 +82,12 @@ def _options(ctx: typer.Context, config_file: Path | None) -> tuple[dict[str, An
     options["policies"] = split_policies(given["policies"])
     if config_file is None:
         return options, None
-    text, from_file = _read_config(config_file)
+    text = study_file_source(config_file)
+    from_file = parse_study_file(text, source=str(config_file))
+    given_params = options["params"]
     options.update({key: value for key, value in from_file.items() if not _given(ctx, key)})
-    options["params"] = {**from_file.get("params", {}), **parse_params(given["param"])}
+    options["params"] = {**from_file.get("params", {}), **given_params}
     return options, text
-
-
-def _read_config(path: Path) -> tuple[str, dict[str, Any]]:
-    """The study file's text and the options it sets."""
-    from lrbench.study.studyfile import parse_study_file
-
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"cannot read the study file {path}: {error.strerror}") from None
-    return text, parse_study_file(text, source=str(path))
 
 
 def _given(ctx: typer.Context, key: str) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import random
 import tempfile
@@ -98,6 +99,7 @@ class _TaskLoader(yaml.SafeLoader):
 _TaskLoader.add_multi_constructor("!", lambda _loader, _tag, node: str(node.value))
 
 
+@functools.lru_cache(maxsize=32)
 def _yaml_task(path: Path) -> dict[str, Any]:
     """A task YAML's top-level fields (lm-eval's `!function` tags read as text)."""
     try:
@@ -219,7 +221,7 @@ class BenchmarkScorer:
         self.limit = limit
         self.batch_size = batch_size
         self.seed = seed
-        self._folder: Path | None = None
+        self._local_mmlu: dict[Benchmark, dict[str, Any]] = {}
 
     def metrics(self) -> tuple[str, ...]:
         """Every metric `score` reports."""
@@ -232,23 +234,26 @@ class BenchmarkScorer:
             from lm_eval.tasks import TaskManager
         except ImportError:
             raise MissingDependencyError("lm_eval", "eval") from None
-        folders = [str(self._work_folder())]
-        folders += sorted({str(b.yaml_path.parent.resolve()) for b in self._files()})
+        files = [b.yaml_path for b in self.benchmarks if b.yaml_path is not None]
+        folders = [str(self._folder), *sorted({str(f.parent.resolve()) for f in files})]
         named = any(b.yaml_path is None and b.name != LOCAL_MMLU for b in self.benchmarks)
         return TaskManager(include_path=folders, include_defaults=named)
 
-    def _files(self) -> list[Any]:
-        return [b for b in self.benchmarks if b.yaml_path is not None]
-
-    def _work_folder(self) -> Path:
-        if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="lrbench-benchmarks-"))
-        return self._folder
+    @cached_property
+    def _folder(self) -> Path:
+        """Where the `mmlu-local` sample is written for lm-eval to read."""
+        return Path(tempfile.mkdtemp(prefix="lrbench-benchmarks-"))
 
     def _task(self, benchmark: Benchmark) -> str | dict[str, Any]:
-        if benchmark.name == LOCAL_MMLU:
-            return _local_mmlu_config(self._work_folder(), self.limit, benchmark.shots, self.seed)
-        return benchmark.label
+        """What lm-eval loads: a task name, or `mmlu-local`'s config (its sample drawn and
+        written once per scorer, not at every score)."""
+        if benchmark.name != LOCAL_MMLU:
+            return benchmark.label
+        if benchmark not in self._local_mmlu:
+            self._local_mmlu[benchmark] = _local_mmlu_config(
+                self._folder, self.limit, benchmark.shots, self.seed
+            )
+        return self._local_mmlu[benchmark]
 
     def check(self) -> None:
         """Refuse, before any training, an unknown task (naming close ones), a task whose data
@@ -258,7 +263,7 @@ class BenchmarkScorer:
         known = set(manager.all_tasks)
         for benchmark in self.benchmarks:
             if benchmark.name == LOCAL_MMLU:
-                self._task(benchmark)  # the wheel is there, and enough questions for the shots
+                self._task(benchmark)  # the wheel is installed and its sample drawn
                 continue
             if benchmark.label not in known:
                 close = difflib.get_close_matches(benchmark.label, known, n=3, cutoff=0.6)

@@ -29,7 +29,13 @@ import yaml
 
 from lrbench.exceptions import ConfigError
 
-__all__ = ["STUDY_FILE_KEYS", "read_study_file", "study_file_text"]
+__all__ = [
+    "STUDY_FILE_KEYS",
+    "parse_study_file",
+    "read_study_file",
+    "study_file_source",
+    "study_file_text",
+]
 
 
 def _text(key: str, value: Any) -> str:
@@ -159,14 +165,17 @@ def parse_study_file(text: str, source: str = "the study file") -> dict[str, Any
     return options
 
 
-def read_study_file(path: str | Path) -> dict[str, Any]:
-    """The options the study file at `path` sets (see `parse_study_file`)."""
-    path = Path(path)
+def study_file_source(path: str | Path) -> str:
+    """The text of the study file at `path` (a `ConfigError` naming it if it cannot be read)."""
     try:
-        text = path.read_text()
+        return Path(path).read_text()
     except OSError as error:
         raise ConfigError(f"cannot read the study file {path}: {error.strerror}") from None
-    return parse_study_file(text, source=str(path))
+
+
+def read_study_file(path: str | Path) -> dict[str, Any]:
+    """The options the study file at `path` sets (see `parse_study_file`)."""
+    return parse_study_file(study_file_source(path), source=str(path))
 
 
 def study_file_text(options: Mapping[str, Any]) -> str:
