@@ -132,13 +132,31 @@ def test_benchmark_names_shots_and_bad_input(local_task: Path) -> None:
         BenchmarkScorer(parse_benchmarks("hellaswag")).check()
 
 
+def _scored_steps(params: dict, **trial_options) -> tuple[dict, list[int], list[int]]:
+    """A 4-update hf-causal-lm trial's final metrics, the steps its benchmark was scored at,
+    and the steps it reported eval_loss at."""
+    import lrbench
+    from lrbench.tasks import load_task
+
+    spec = load_task("hf-causal-lm", params)
+    reports: list[tuple[int, dict]] = []
+    trial = lrbench.Trial(
+        policy="fixed(lr=1e-3)",
+        total_steps=4,
+        params=spec.params,
+        reporter=lambda step, metrics: reports.append((step, dict(metrics))),
+        **trial_options,
+    )
+    metrics = dict(spec.function(trial))
+    scored = [step for step, reported in reports if "pydoc_mc/acc" in reported]
+    return metrics, scored, [step for step, reported in reports if "eval_loss" in reported]
+
+
 def test_a_fine_tuning_study_scores_benchmarks_and_can_optimise_them(
     tiny_llama: Path, local_task: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("peft")
-    import lrbench
     from lrbench.study import StudyConfig, tune
-    from lrbench.tasks import load_task
 
     params = {
         "model": str(tiny_llama),
@@ -147,46 +165,17 @@ def test_a_fine_tuning_study_scores_benchmarks_and_can_optimise_them(
         "benchmarks": f"{local_task}:1",
         "benchmark_every": 2,
     }
-    spec = load_task("hf-causal-lm", params)
-    reports: list[tuple[int, dict]] = []
-    trial = lrbench.Trial(
-        policy="fixed(lr=1e-3)",
-        total_steps=4,
-        params=spec.params,
-        reporter=lambda step, metrics: reports.append((step, dict(metrics))),
-    )
-    metrics = spec.function(trial)
-    scored = [step for step, reported in reports if "pydoc_mc/acc" in reported]
+    metrics, scored, _ = _scored_steps(params)
     assert scored == [2, 4] and 0 <= metrics["pydoc_mc/acc"] <= 1
     assert metrics["benchmark_tokens"] > 0 and "eval_loss" in metrics
-    per_epoch = load_task("hf-causal-lm", {**params, "benchmark_every": 0})
-    reports.clear()
-    per_epoch.function(
-        lrbench.Trial(
-            policy="fixed(lr=1e-3)",
-            total_steps=4,
-            params=per_epoch.params,
-            reporter=lambda step, metrics: reports.append((step, dict(metrics))),
-        )
-    )
     # Within its first epoch: scored once, at the end (not again when the Trainer closes it).
-    assert [step for step, reported in reports if "pydoc_mc/acc" in reported] == [4]
-
-    pruned_on_loss = load_task("hf-causal-lm", params)  # every 2 updates, but a pruning study
-    reports.clear()
-    pruned_on_loss.function(
-        lrbench.Trial(
-            policy="fixed(lr=1e-3)",
-            total_steps=4,
-            params=pruned_on_loss.params,
-            reporter=lambda step, metrics: reports.append((step, dict(metrics))),
-            should_prune=lambda step, metrics: False,
-            pruned_on="eval_loss",
-        )
+    assert _scored_steps({**params, "benchmark_every": 0})[1] == [4]
+    # In a pruning study whose rungs compare eval_loss (still every 2 updates asked for): only
+    # a trial that reaches its end pays for the benchmark.
+    _, scored, evaluated = _scored_steps(
+        params, should_prune=lambda step, metrics: False, pruned_on="eval_loss"
     )
-    # Rungs compare eval_loss: only a trial that reaches its end pays for the benchmark.
-    assert [step for step, reported in reports if "pydoc_mc/acc" in reported] == [4]
-    assert any("eval_loss" in reported for step, reported in reports if step < 4)
+    assert scored == [4] and any(step < 4 for step in evaluated)
 
     config = StudyConfig(
         task="hf-causal-lm",
