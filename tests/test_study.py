@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,16 @@ def broken(trial):
 
 def silent(trial):
     return {"something_else": 1.0}
+
+
+def chatty(trial):
+    """Reports how loud a library's logger and warnings would be in this process."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.warn("a chatty library's warning", UserWarning)
+    return {"warnings_shown": len(shown), "log_level": logging.getLogger("chatty").level}
 '''
 
 
@@ -147,6 +159,30 @@ def test_user_task_file_tunes_and_failures_are_stored(tmp_path: Path, task_file:
     )
     assert broken.counts["failed"] == 2 and broken.best is None
     assert "RuntimeError: the data loader exploded" in (broken.trials[0].error or "")
+
+
+def test_worker_processes_stay_as_quiet_as_the_application_set(
+    tmp_path: Path, task_file: Path
+) -> None:
+    config = StudyConfig(
+        task=f"{task_file}:chatty",
+        metric="warnings_shown",
+        mode="min",
+        policies=("fixed",),
+        trials=2,
+        total_steps=1,
+    )
+    logger = logging.getLogger("chatty")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="a chatty library")
+        logger.setLevel(logging.ERROR)
+        try:
+            result = tune(config, name="quiet", db=db(tmp_path), workers=2)
+        finally:
+            logger.setLevel(logging.NOTSET)
+    assert [t.metrics for t in result.trials] == [
+        {"warnings_shown": 0.0, "log_level": float(logging.ERROR)}
+    ] * 2
 
 
 def test_a_metric_the_task_never_reports(tmp_path: Path, task_file: Path) -> None:

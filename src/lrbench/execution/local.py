@@ -8,16 +8,18 @@ was running stays `running` and is run again when the study resumes.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import multiprocessing
 import os
+import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import Any
 
-import optuna
 from optuna.trial import TrialState
 
 from lrbench._files import checkpoint_path, load_checkpoint, save_checkpoint
@@ -216,12 +218,35 @@ def outcome_of(job: TrialJob, record: TrialRecord) -> TrialOutcome:
     )
 
 
-def _init_worker(threads: int, optuna_verbosity: int) -> None:
-    import optuna
+def _quieting() -> tuple[dict[str, int], list[Any]]:
+    """The logger levels and warning filters the calling application set, which a worker
+    process would not inherit (it forks from a server started before they were set)."""
+    levels = {
+        name: logger.level
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
+    }
+    # A filter on a warning class defined in a script could not be unpickled in the worker.
+    filters = [f for f in warnings.filters if getattr(f[2], "__module__", "") != "__main__"]
+    return levels, filters
+
+
+def _init_worker(threads: int, logger_levels: dict[str, int], warning_filters: list[Any]) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    optuna.logging.set_verbosity(optuna_verbosity)  # as the calling application set it
+    for name, level in logger_levels.items():
+        logging.getLogger(name).setLevel(level)
+    for action, message, category, module, line in reversed(warning_filters):
+        warnings.filterwarnings(action, _pattern(message), category, _pattern(module), line)
+
+
+def _pattern(part: re.Pattern[str] | str | None) -> str:
+    """A warning filter's message or module as `filterwarnings` takes it (the filter list
+    holds compiled patterns, plain strings or None)."""
+    if isinstance(part, re.Pattern):
+        return part.pattern
+    return part or ""
 
 
 def _worker_context() -> Any:
@@ -266,7 +291,7 @@ def run_local(
         workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(threads, optuna.logging.get_verbosity()),
+        initargs=(threads, *_quieting()),
     ) as pool:
         pending: set[Future[TrialOutcome]] = {pool.submit(run_trial, job) for job in jobs}
         try:
