@@ -136,10 +136,13 @@ def run_trial(
     store: Store | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_report: Callable[[int, Mapping[str, float]], None] | None = None,
+    pruned_by_caller: bool = False,
 ) -> TrialOutcome:
     """Run one stored trial to its end and record it; exceptions of the task are recorded.
 
-    `on_report` sees each report after it is stored (the Ray executor passes it on to Tune).
+    `on_report` sees each report after it is stored (the Ray executor passes it on to Tune);
+    `pruned_by_caller` says that the caller may stop the trial on the study metric (Ray's
+    scheduler), as successive halving in the job's stop rule does here.
     `KeyboardInterrupt` is not caught: the trial stays `running` and is re-run on resume.
     """
     store = store or _store(job.db_url)
@@ -160,7 +163,7 @@ def run_trial(
         reporter=_reporter(store, job.trial_id, on_report),
         on_progress=on_progress,
         should_prune=_stopping_rule(job, rungs),
-        pruned_on=None if rungs is None else job.metric,
+        pruned_on=job.metric if rungs is not None or pruned_by_caller else None,
     )
     metrics: dict[str, float] = {}
     ended: Exception | None = None

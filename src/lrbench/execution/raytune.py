@@ -118,7 +118,7 @@ def _absolute_sqlite(store: Store) -> str:
     return store.engine.url.set(database=database).render_as_string(hide_password=False)
 
 
-def _train_one(config: dict[str, Any], jobs: Sequence[TrialJob]) -> None:
+def _train_one(config: dict[str, Any], jobs: Sequence[TrialJob], halving: bool) -> None:
     """The Ray Tune trainable: run one stored trial, passing reports of the metric to Tune."""
     from ray import tune
 
@@ -135,7 +135,9 @@ def _train_one(config: dict[str, Any], jobs: Sequence[TrialJob]) -> None:
             stopped = True
             raise TrialPruned(f"trial {job.number} stopped by Ray Tune's scheduler") from None
 
-    run_trial(job, on_report=to_tune)  # records the pruned trial with its true cost
+    run_trial(
+        job, on_report=to_tune, pruned_by_caller=halving
+    )  # records the pruned trial with its true cost
     if stopped:
         sys.exit(0)  # and ends the thread the way Tune expects of a stopped trial
 
@@ -239,7 +241,7 @@ def run_ray(
         else FIFOScheduler()
     )
     trainable = tune.with_resources(
-        tune.with_parameters(_train_one, jobs=jobs),
+        tune.with_parameters(_train_one, jobs=jobs, halving=halving is not None),
         {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial},
     )
     tuner = tune.Tuner(
