@@ -1,0 +1,225 @@
+"""A run's loss under any LR schedule, predicted from one or two measured training curves.
+
+Tissue et al. (2024) found that the loss of a run follows
+
+    L(s) = L0 + A * S1(s)^-alpha - C * S2(s)
+
+where S1 is the forward area (the sum of the LRs of steps 1..s) and S2 the annealing area:
+each step's drop in LR, eta_{i-1} - eta_i, feeds a momentum m_i = decay * m_{i-1} + drop, and
+S2 sums the momenta (decay about 0.999, so a decay's benefit arrives over the steps after
+it). Four numbers fitted on the curve of one run (better two: one constant, one decaying)
+predict the final loss of a cosine, WSD, step or one-cycle schedule without training it.
+
+Where the law fails, and the guards here:
+- It rewards LR without limit: S1 grows with the peak LR and nothing in the law penalises
+  too high an LR. Schedules are therefore compared at the peak LR of the fitted runs (the LR
+  itself is tuned elsewhere); a candidate whose peak exceeds the fitted runs' is refused.
+- It rewards appending near-zero-LR steps: S1 stays put while the momentum keeps adding to
+  S2. Candidates are compared at the fitted runs' horizon only, and one that spends more than
+  `MAX_IDLE_FRACTION` of its steps below `IDLE_LR_FRACTION` of its peak is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from lrbench.exceptions import ConfigError
+from lrbench.policies import Policy, parse
+
+__all__ = [
+    "ANNEALING_DECAY",
+    "AnnealingLaw",
+    "MeasuredCurve",
+    "SchedulePrediction",
+    "annealing_areas",
+    "fit_annealing_law",
+    "rank_schedules",
+]
+
+#: The annealing momentum's decay factor (Tissue et al. 2024 use 0.999).
+ANNEALING_DECAY = 0.999
+#: A step whose LR is below this fraction of the schedule's peak counts as idle.
+IDLE_LR_FRACTION = 1e-3
+#: The most of its steps a candidate may spend idle and still be predicted.
+MAX_IDLE_FRACTION = 0.05
+#: A candidate's peak may exceed the fitted runs' peak by this factor (rounding in specs).
+PEAK_SLACK = 1.0 + 1e-6
+
+
+def annealing_areas(
+    lrs: Sequence[float] | np.ndarray, decay: float = ANNEALING_DECAY
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S1, S2) after each step of a schedule whose LR at step i is `lrs[i]`."""
+    lr = np.asarray(lrs, dtype=float)
+    drops = np.concatenate([[0.0], lr[:-1] - lr[1:]])
+    momentum = np.empty_like(lr)
+    carried = 0.0
+    for i, drop in enumerate(drops):
+        carried = decay * carried + drop
+        momentum[i] = carried
+    return np.cumsum(lr), np.cumsum(momentum)
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasuredCurve:
+    """A measured training curve: the schedule's LR at every step, and losses at some steps.
+
+    Attributes:
+        lrs: The LR of steps 0..n-1, as the run used it.
+        steps: Steps (counted from 1: after that many updates) at which `losses` were measured.
+        losses: The loss after each of `steps`.
+    """
+
+    lrs: np.ndarray
+    steps: np.ndarray
+    losses: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        policy: Policy | str | Mapping[str, Any],
+        total_steps: int,
+        points: Mapping[int, float],
+    ) -> MeasuredCurve:
+        """The curve of a run of `policy` over `total_steps` with losses `{step: loss}`."""
+        steps = np.array(sorted(s for s in points if 0 < s <= total_steps), dtype=int)
+        losses = np.array([points[int(s)] for s in steps], dtype=float)
+        lrs = parse(policy).values(np.arange(total_steps))
+        return cls(lrs=lrs, steps=steps, losses=losses)
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnealingLaw:
+    """L(s) = floor + scale * S1^-exponent - annealing * S2, fitted to measured curves.
+
+    Attributes:
+        floor: L0, the loss an infinite forward area would approach.
+        scale: A.
+        exponent: alpha.
+        annealing: C, the loss taken off per unit of annealing area.
+        decay: The momentum's decay factor.
+        peak_lr: The highest LR of the fitted runs: candidates are predicted up to it.
+        horizon: The fitted runs' length in steps: candidates are predicted at it.
+        rmse: Root mean square error of the fit over the measured points.
+    """
+
+    floor: float
+    scale: float
+    exponent: float
+    annealing: float
+    decay: float
+    peak_lr: float
+    horizon: int
+    rmse: float
+
+    def curve(self, lrs: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The predicted loss after each step of a schedule."""
+        s1, s2 = annealing_areas(lrs, self.decay)
+        s1 = np.maximum(s1, 1e-300)
+        return _law(s1, s2, self.floor, self.scale, self.exponent, self.annealing)
+
+    def final_loss(self, lrs: Sequence[float] | np.ndarray) -> float:
+        """The predicted loss at the end of a schedule."""
+        return float(self.curve(lrs)[-1])
+
+    def refusal(self, lrs: Sequence[float] | np.ndarray) -> str:
+        """Why the law cannot be trusted on this schedule, or "" when it can."""
+        lr = np.asarray(lrs, dtype=float)
+        if lr.size != self.horizon:
+            return f"{lr.size} steps, the fitted runs had {self.horizon}"
+        peak = float(lr.max())
+        if peak > self.peak_lr * PEAK_SLACK:
+            return f"peak LR {peak:.3g} above the fitted runs' {self.peak_lr:.3g}"
+        idle = float(np.mean(lr < IDLE_LR_FRACTION * peak))
+        if idle > MAX_IDLE_FRACTION:
+            return f"{idle:.0%} of its steps at a near-zero LR"
+        return ""
+
+
+def _law(
+    s1: np.ndarray, s2: np.ndarray, floor: float, scale: float, exponent: float, annealing: float
+) -> np.ndarray:
+    return floor + scale * s1 ** (-exponent) - annealing * s2
+
+
+def fit_annealing_law(
+    curves: Sequence[MeasuredCurve], *, decay: float = ANNEALING_DECAY
+) -> AnnealingLaw:
+    """Fit the law's four numbers to one or more measured curves of the same length.
+
+    Raises:
+        ConfigError: no curves, curves of different lengths, fewer than 5 measured points,
+            or non-finite losses.
+    """
+    from scipy.optimize import least_squares
+
+    if not curves:
+        raise ConfigError("need one or more measured training curves to fit the schedule law")
+    horizons = {c.lrs.size for c in curves}
+    if len(horizons) != 1:
+        raise ConfigError(f"the fitted curves must share one length, got {sorted(horizons)}")
+    s1_parts, s2_parts, loss_parts = [], [], []
+    for curve in curves:
+        s1, s2 = annealing_areas(curve.lrs, decay)
+        s1_parts.append(s1[curve.steps - 1])
+        s2_parts.append(s2[curve.steps - 1])
+        loss_parts.append(curve.losses)
+    s1, s2, losses = (np.concatenate(p) for p in (s1_parts, s2_parts, loss_parts))
+    if losses.size < 5:
+        raise ConfigError(f"need 5 or more measured loss points to fit the law, got {losses.size}")
+    if not np.all(np.isfinite(losses)):
+        raise ConfigError("the measured losses hold NaN or infinity: fit runs that kept finite")
+    s1 = np.maximum(s1, 1e-300)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        return _law(s1, s2, *theta) - losses
+
+    start = np.array([losses.min() * 0.9, max(losses.max() - losses.min(), 1e-3), 0.5, 0.0])
+    start[1] *= float(np.median(s1)) ** start[2]
+    fit = least_squares(
+        residuals,
+        start,
+        bounds=([-np.inf, 0.0, 1e-3, 0.0], [np.inf, np.inf, 3.0, np.inf]),
+        x_scale="jac",
+    )
+    floor, scale, exponent, annealing = (float(v) for v in fit.x)
+    return AnnealingLaw(
+        floor=floor,
+        scale=scale,
+        exponent=exponent,
+        annealing=annealing,
+        decay=decay,
+        peak_lr=max(float(c.lrs.max()) for c in curves),
+        horizon=horizons.pop(),
+        rmse=float(math.sqrt(np.mean(fit.fun**2))),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SchedulePrediction:
+    """A candidate schedule's predicted final loss (NaN with a reason where refused)."""
+
+    policy: str
+    loss: float
+    refused: str = ""
+
+
+def rank_schedules(
+    law: AnnealingLaw, candidates: Sequence[Policy | str | Mapping[str, Any]]
+) -> list[SchedulePrediction]:
+    """Every candidate's predicted final loss at the law's horizon, best first; the ones
+    the law cannot be trusted on come last with the reason."""
+    steps = np.arange(law.horizon)
+    predictions = []
+    for candidate in candidates:
+        policy = parse(candidate)
+        lrs = policy.values(steps)
+        refused = law.refusal(lrs)
+        loss = math.nan if refused else law.final_loss(lrs)
+        predictions.append(SchedulePrediction(policy=str(policy), loss=loss, refused=refused))
+    return sorted(predictions, key=lambda p: (bool(p.refused), p.loss))
