@@ -95,6 +95,9 @@ def test_plot_writes_png_and_svg(tmp_path: Path) -> None:
         "db export",
         "db import",
         "db upgrade",
+        "scale",
+        "scale fit",
+        "scale predict",
     ],
 )
 def test_every_help_has_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ from lrbench.cli import (
     rangetest,
     recommend,
     report,
+    scale,
     schedule,
     tune,
 )
@@ -43,6 +44,7 @@ app.command("report", help=report.HELP)(report.report)
 app.command("range-test", help=rangetest.HELP)(rangetest.range_test_command)
 app.command("recommend", help=recommend.HELP)(recommend.recommend_command)
 app.add_typer(db.app, name="db")
+app.add_typer(scale.app, name="scale")
 
 # Typer's usage errors (bad option values, missing arguments) all derive from this class of its
 # bundled Click; it is reached through the public `typer.BadParameter` to stay on public API.

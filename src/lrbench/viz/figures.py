@@ -16,10 +16,12 @@ from matplotlib.figure import Figure
 from lrbench.evaluate import Direction
 from lrbench.policies import Policy, parse
 from lrbench.rangetest import RangeTestResult
+from lrbench.scaling import HorizonLaw
 from lrbench.viz.data import CostPoints, Heatmap, LRSweep, StudyCurves, TrialCurves
 
 __all__ = [
     "heatmap_figure",
+    "horizon_law_figure",
     "lr_sweep_figure",
     "pareto_figure",
     "range_test_figure",
@@ -365,3 +367,58 @@ def range_test_figure(result: RangeTestResult) -> Figure:
         axes.set_title(result.reason, fontsize=13)
     axes.legend(fontsize=12, loc="best")
     return figure
+
+
+def horizon_law_figure(
+    law: HorizonLaw, targets: Sequence[float] = (), *, unit: str = "steps"
+) -> Figure:
+    """Each swept horizon's optimum with its near-optimal band, the fitted LR*(D) = B D^-beta
+    with its interval, and the predictions at `targets` (log-log axes)."""
+    figure, axes = _new_figure()
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel(f"training horizon ({unit}, log scale)", fontsize=14)
+    axes.set_ylabel("best learning rate (log scale)", fontsize=14)
+    measured = np.array([o.horizon for o in law.optima])
+    spans = [measured.min(), measured.max(), *targets]
+    grid = np.geomspace(min(spans) / 1.5, max(spans) * 1.5, 100)
+    predictions = [law.predict(float(h)) for h in grid]
+    axes.fill_between(
+        grid,
+        [p.low for p in predictions],
+        [p.high for p in predictions],
+        color="C0",
+        alpha=0.15,
+        label=f"{law.confidence:.0%} interval" + (" (prior's range of beta)" if law.prior else ""),
+    )
+    axes.plot(grid, [p.lr for p in predictions], color="C0", linewidth=2.5, label=_law_label(law))
+    lrs = np.array([o.lr for o in law.optima])
+    axes.errorbar(
+        measured,
+        lrs,
+        yerr=[lrs - [o.low for o in law.optima], [o.high for o in law.optima] - lrs],
+        fmt="o",
+        color="black",
+        markersize=8,
+        capsize=5,
+        label="optimum swept (bar: near-optimal band)",
+    )
+    for index, target in enumerate(targets):
+        found = law.predict(float(target))
+        axes.errorbar(
+            [target],
+            [found.lr],
+            yerr=[[found.lr - found.low], [found.high - found.lr]],
+            fmt="*",
+            color=f"C{index + 1}",
+            markersize=16,
+            capsize=6,
+            label=f"predicted at {target:g}: {found.lr:.3g} ({found.low:.3g}..{found.high:.3g})",
+        )
+    axes.set_title(law.describe(), fontsize=13)
+    axes.legend(fontsize=12, loc="best")
+    return figure
+
+
+def _law_label(law: HorizonLaw) -> str:
+    return f"LR* = {law.coefficient:.3g} D^-{law.exponent:.3f}"
