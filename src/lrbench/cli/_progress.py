@@ -38,6 +38,10 @@ class PlainEvents(StudyEvents):
             f"study {study.name}: {pending} trials to run{resumed}", markup=False, highlight=False
         )
 
+    def trials_dropped(self, count: int, reason: str) -> None:
+        self.total -= count
+        stderr.print(f"{count} trial(s) dropped: {reason}", markup=False, highlight=False)
+
     def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         self.done += 1
         best = standings.best()
@@ -102,6 +106,11 @@ class RichEvents(StudyEvents):
 
     def progress(self, step: int) -> None:
         self.bars.update(self.trial_bar, completed=step)
+
+    def trials_dropped(self, count: int, reason: str) -> None:
+        total = self.bars.tasks[self.study_bar].total or 0
+        self.bars.update(self.study_bar, total=max(0, total - count))
+        self.bars.console.print(f"{count} trial(s) dropped: {reason}", markup=False)
 
     def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         self.bars.advance(self.study_bar)

@@ -179,6 +179,14 @@ def tune_command(
     bracket: Annotated[
         bool, typer.Option("--bracket", help="Run the LR range test first; search its range.")
     ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="Most the study may spend, in full runs (range test, seeds, baselines "
+            "included); fewer configurations are tried to fit.",
+        ),
+    ] = None,
     phases: Annotated[int, typer.Option(help="compose: training phases.")] = 2,
     keep: Annotated[int, typer.Option(help="compose: checkpoints kept per phase.")] = 2,
     executor: Annotated[str, typer.Option(help="local, or ray (Ray Tune).")] = "local",
@@ -241,6 +249,7 @@ def tune_command(
         baselines=tuple(_parse_baseline(b) for b in options["baselines"]),
         objective=objectives.get(options["objective"], options["objective"]),
         bracket=options["bracket"],
+        max_cost=options["max_cost"],
     )
     quiet_libraries()
     events = make_events(quiet)

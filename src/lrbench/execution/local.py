@@ -270,38 +270,59 @@ def run_local(
     on_outcome: Callable[[TrialOutcome], None],
     on_start: Callable[[TrialJob], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
-) -> None:
-    """Run `jobs` in this process (`workers=1`) or in `workers` processes.
+    may_start: Callable[[TrialJob], bool] | None = None,
+) -> list[TrialJob]:
+    """Run `jobs` in this process (`workers=1`) or in `workers` processes, in order.
 
     `on_outcome` is called in this process as each trial ends; an exception it raises stops
     the run (queued trials are cancelled, running ones finish or stay `running`).
-    `on_start` and `on_progress` are called for in-process trials only.
+    `on_start` and `on_progress` are called for in-process trials only. `may_start` is asked
+    before each job starts (a cost cap): a job it refuses waits while other trials run (they
+    may leave room) and is skipped once none does. Returns the jobs skipped.
 
     Raises:
-        WorkerDied: a worker process was killed; run the study again to resume.
+        WorkerDied: a worker process was killed; run the same command to resume.
     """
     if workers < 1:
         raise ConfigError(f"`workers` must be >= 1, got {workers}")
+    allowed = may_start or (lambda job: True)
+    skipped: list[TrialJob] = []
     if workers == 1:
         for job in jobs:
+            if not allowed(job):
+                skipped.append(job)
+                continue
             if on_start is not None:
                 on_start(job)
             on_outcome(run_trial(job, store=store, on_progress=on_progress))
-        return
+        return skipped
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = _worker_context()
+    waiting = list(jobs)
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_init_worker,
         initargs=(threads, *_quieting()),
     ) as pool:
-        pending: set[Future[TrialOutcome]] = {pool.submit(run_trial, job) for job in jobs}
+        pending: set[Future[TrialOutcome]] = set()
+
+        def submit_while_room() -> None:
+            while waiting and len(pending) < workers:
+                if not allowed(waiting[0]):
+                    if pending:  # running trials may end early and leave room
+                        return
+                    skipped.append(waiting.pop(0))
+                    continue
+                pending.add(pool.submit(run_trial, waiting.pop(0)))
+
         try:
+            submit_while_room()
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     on_outcome(future.result())
+                submit_while_room()
         except BrokenProcessPool:
             raise WorkerDied(
                 "a worker process died; the trials it ran stay unfinished and run again when "
@@ -310,3 +331,4 @@ def run_local(
         finally:
             for future in pending:
                 future.cancel()
+    return skipped

@@ -17,12 +17,26 @@ from typing import Any
 from lrbench.search._base import Candidate, SearchContext, Strategy
 from lrbench.store import TrialRecord
 
-__all__ = ["BRACKET_ABOVE", "BRACKET_BELOW", "BRACKET_STEPS", "Bracketed", "narrow"]
+__all__ = [
+    "BRACKET_ABOVE",
+    "BRACKET_BELOW",
+    "BRACKET_STEPS",
+    "Bracketed",
+    "bracket_steps",
+    "narrow",
+]
 
 #: Steps of the bracketing range test (at most the study's budget).
 BRACKET_STEPS = 100
 #: The bracket searched: [LR of the lowest loss / BELOW, LR of the lowest loss x ABOVE].
 BRACKET_BELOW, BRACKET_ABOVE = 10.0, 3.0
+
+
+def bracket_steps(total_steps: int) -> int:
+    """Steps of the bracketing range test for trials of `total_steps` updates."""
+    from lrbench.rangetest import MIN_SWEEP_STEPS
+
+    return max(MIN_SWEEP_STEPS, min(BRACKET_STEPS, total_steps))
 
 
 def narrow(context: SearchContext, bracket: Mapping[str, Any] | None) -> SearchContext:
@@ -50,13 +64,13 @@ class Bracketed(Strategy):
 
     def prepare(self, context: SearchContext) -> dict[str, Any]:
         """Run the range test; the bracket, its steps and the sweep's suggestion."""
-        from lrbench.rangetest import MIN_SWEEP_STEPS, range_test
+        from lrbench.rangetest import range_test
 
         result = range_test(
             self.task_ref,
             lr_min=context.lr_min,
             lr_max=context.lr_max,
-            steps=max(MIN_SWEEP_STEPS, min(BRACKET_STEPS, context.total_steps)),
+            steps=bracket_steps(context.total_steps),
             params=self.params,
             seed=context.seed,
         )

@@ -214,6 +214,20 @@ class Store:
                 for index, trial in enumerate(trials)
             )
 
+    def drop_queued_trials(self, trial_ids: Sequence[int]) -> int:
+        """Remove trials that never started (a cost cap could not pay for them); trials
+        that started are kept. Returns how many were removed."""
+        if not trial_ids:
+            return 0
+        with self.session() as session:
+            removed = session.execute(
+                sa.delete(TrialRow).where(
+                    TrialRow.id.in_(list(trial_ids)),
+                    TrialRow.status == TrialStatus.queued.value,
+                )
+            )
+            return int(getattr(removed, "rowcount", 0) or 0)
+
     def study(self, name: str) -> StudyRecord | None:
         """The study called `name`, or None."""
         with self.session() as session:

@@ -45,6 +45,10 @@ class StudyConfig:
             objective with its options, e.g. `CostEffective(halving_rate=4)`.
         bracket: Run the LR range test first and search from a tenth to three times the LR
             where its loss was lowest.
+        max_cost: The most the study may spend, in full runs (one run: `total_steps` updates),
+            range test, seeds and baselines included. The strategy proposes only the
+            configurations that fit (at the objective's expected cost of one), and no trial
+            starts once it could exceed the cap; the trials it could not pay for are dropped.
     """
 
     task: str
@@ -64,6 +68,7 @@ class StudyConfig:
     baselines: tuple[tuple[str, float], ...] = ()
     objective: str | Objective = "single"
     bracket: bool = False
+    max_cost: float | None = None
 
 
 #: The stored fields common to every study, and the option fields' defaults (for studies
@@ -72,7 +77,12 @@ _COMMON = tuple(f.name for f in dataclasses.fields(StudyConfig) if f.name != "ob
 
 
 def _option_defaults() -> dict[str, Any]:
-    defaults: dict[str, Any] = {"objective": "single", "bracket": False, "epochs": None}
+    defaults: dict[str, Any] = {
+        "objective": "single",
+        "bracket": False,
+        "epochs": None,
+        "max_cost": None,
+    }
     for cls in OBJECTIVES.values():
         defaults.update(cls().options())
     return defaults
@@ -190,6 +200,14 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
     for name in ("trials", "seeds"):
         if getattr(config, name) < 1:
             raise ConfigError(f"`--{name}` must be >= 1, got {getattr(config, name)}")
+    if config.max_cost is not None and not (
+        isinstance(config.max_cost, int | float)
+        and math.isfinite(config.max_cost)
+        and config.max_cost > 0
+    ):
+        raise ConfigError(
+            f"`--max-cost` must be a number of full runs > 0 (e.g. 1.5), got {config.max_cost!r}"
+        )
     if config.target is not None and not math.isfinite(config.target):
         raise ConfigError(f"`--target` must be a finite number, got {config.target!r}")
     objective = make_objective(config.objective)

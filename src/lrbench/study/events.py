@@ -81,3 +81,6 @@ class StudyEvents:
 
     def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         """A trial ended; `standings` rank the study's configurations so far."""
+
+    def trials_dropped(self, count: int, reason: str) -> None:
+        """`count` queued trials were dropped without running, for `reason`."""

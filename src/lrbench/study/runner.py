@@ -7,7 +7,7 @@ The runner owns the loop and nothing else: what trials to propose is the strateg
 
 from __future__ import annotations
 
-import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +15,7 @@ from lrbench.exceptions import ConfigError
 from lrbench.execution import TrialJob, TrialOutcome, run_local
 from lrbench.execution.raytune import RayOptions
 from lrbench.search import Bracketed, Candidate, SearchContext, Strategy, make_strategy
+from lrbench.search.bracket import bracket_steps
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.config import (
     Plan,
@@ -39,7 +40,11 @@ def _strategy(plan: Plan) -> Strategy:
 
 
 def _context(
-    plan: Plan, store: Store, *, batch: int = 1, prepared: dict[str, Any] | None = None
+    plan: Plan,
+    store: Store,
+    *,
+    batch: int = 1,
+    prepared: dict[str, Any] | None = None,
 ) -> SearchContext:
     config = plan.config
     lr_min, lr_max = plan.lr_range
@@ -48,7 +53,7 @@ def _context(
         lr_min=lr_min,
         lr_max=lr_max,
         total_steps=plan.total_steps,
-        trials=config.trials,
+        trials=_affordable_configurations(plan, _range_test_steps(plan, prepared)),
         seed=config.seed,
         metric=plan.metric,
         direction=plan.direction,
@@ -58,6 +63,69 @@ def _context(
         baselines=plan.baseline_policies(),
         prepared=prepared,
     )
+
+
+def _range_test_steps(plan: Plan, prepared: dict[str, Any] | None) -> int:
+    """Steps the bracketing range test spent (or, before it ran, will spend)."""
+    if not plan.config.bracket:
+        return 0
+    if prepared is not None:
+        return int(prepared.get("steps", 0))
+    return bracket_steps(plan.total_steps)
+
+
+def _affordable_configurations(plan: Plan, range_test_steps: int) -> int:
+    """How many configurations the strategy may propose: `trials`, or as many as
+    `max_cost` pays for (at the objective's expected cost) after the range test and the
+    baselines.
+
+    Raises:
+        ConfigError: the cap does not pay for one configuration.
+    """
+    config = plan.config
+    if config.max_cost is None:
+        return config.trials
+    baselines = len(config.baselines)
+
+    def cost(configurations: int) -> float:
+        runs = plan.objective.expected_runs(plan, configurations + baselines) * config.seeds
+        return runs + range_test_steps / plan.total_steps
+
+    fits = max((n for n in range(1, config.trials + 1) if cost(n) <= config.max_cost), default=0)
+    if fits == 0:
+        raise ConfigError(
+            f"`--max-cost` {config.max_cost:g} full runs does not pay for one configuration: "
+            f"that costs {cost(1):.3g} runs here ({config.seeds} seed(s), {baselines} "
+            f"baseline(s), range test {range_test_steps} steps of a {plan.total_steps}-step "
+            "run); raise it or ask for less"
+        )
+    return fits
+
+
+class _Spending:
+    """A study's spend against its cost cap, in steps: the range test, the trials that
+    ended, and the whole remaining budget of each trial running now (it may not stop early)."""
+
+    def __init__(self, plan: Plan, study: StudyRecord, trials: Sequence[TrialRecord]) -> None:
+        cap = plan.config.max_cost
+        self.cap_steps = math.inf if cap is None else cap * plan.total_steps
+        self.spent = _range_test_steps(plan, study.config.get("bracket")) + sum(
+            t.cost_steps for t in trials if t.status.finished
+        )
+        self.running: dict[int, int] = {}
+
+    def may_start(self, job: TrialJob) -> bool:
+        """Reserve the job's remaining budget if the cap allows it."""
+        steps = job.total_steps - job.start_step
+        if self.spent + sum(self.running.values()) + steps > self.cap_steps:
+            return False
+        self.running[job.trial_id] = steps
+        return True
+
+    def ended(self, outcome: TrialOutcome) -> None:
+        """Release the trial's reservation and count what it spent."""
+        self.running.pop(outcome.trial_id, None)
+        self.spent += outcome.cost_steps
 
 
 def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -87,9 +155,9 @@ def _open_study(
                 " run it unchanged to resume, or choose another --study name"
             )
         return existing
-    context = _context(plan, store, batch=workers)
+    context = _context(plan, store, batch=workers)  # refuses a cap too small, before any work
     prepared = strategy.prepare(context)
-    context = dataclasses.replace(context, prepared=prepared)
+    context = _context(plan, store, batch=workers, prepared=prepared)
     proposed = strategy.propose(context, [])
     baselines = [Candidate(t, float(lr), "baseline") for t, lr in plan.config.baselines]
     candidates = plan.objective.order(_unique([*proposed, *baselines]), plan)
@@ -156,7 +224,10 @@ def _expected_trials(
     expected = len(trials) + plan.objective.pending_trials(plan, study, trials)
     if strategy.adaptive:
         searched = len({t.policy for t in trials} - plan.baseline_policies())
-        expected += max(0, plan.config.trials - searched) * plan.config.seeds
+        affordable = _affordable_configurations(
+            plan, _range_test_steps(plan, study.config.get("bracket"))
+        )
+        expected += max(0, affordable - searched) * plan.config.seeds
     return expected
 
 
@@ -215,9 +286,11 @@ def tune(
     events.started(study, expected, expected - sum(t.status.finished for t in trials))
     store.set_study_status(study.id, "running")
     standings = Standings(study, trials)
+    spending = _Spending(plan, study, trials)
     records: dict[int, TrialRecord] = {}  # this round's trials by id
 
     def finished(job: TrialJob, outcome: TrialOutcome) -> None:
+        spending.ended(outcome)
         if outcome.status is TrialStatus.complete and plan.metric not in outcome.metric_names:
             raise ConfigError(
                 f"task {task.name} never reported metric {plan.metric!r} (it reported: "
@@ -230,7 +303,7 @@ def tune(
         while True:
             trials = store.trials(study.id)
             records = {t.id: t for t in trials}
-            _run(
+            skipped = _run(
                 _jobs(plan, store, study, trials),
                 store,
                 study,
@@ -239,7 +312,14 @@ def tune(
                 workers,
                 finished,
                 events,
+                spending.may_start,
             )
+            if skipped:
+                dropped = store.drop_queued_trials([job.trial_id for job in skipped])
+                events.trials_dropped(
+                    dropped, f"--max-cost {plan.config.max_cost:g} full runs is spent"
+                )
+                break
             if not _next_round(plan, store, study, strategy, workers):
                 break
     except BaseException:
@@ -258,23 +338,25 @@ def _run(
     workers: int,
     finished: Callable[[TrialJob, TrialOutcome], None],
     events: StudyEvents,
-) -> None:
-    """Run `jobs` locally, or on Ray where `ray_options` are given."""
+    may_start: Callable[[TrialJob], bool],
+) -> list[TrialJob]:
+    """Run `jobs` locally, or on Ray where `ray_options` are given; return the jobs the cost
+    cap did not let start (on Ray the cap is kept by planning alone: none)."""
     by_id = {job.trial_id: job for job in jobs}
 
     def on_outcome(outcome: TrialOutcome) -> None:
         finished(by_id[outcome.trial_id], outcome)
 
     if ray_options is None:
-        run_local(
+        return run_local(
             jobs,
             workers=workers,
             store=store,
             on_outcome=on_outcome,
             on_start=events.trial_started,
             on_progress=events.progress,
+            may_start=may_start,
         )
-        return
     from lrbench.execution.raytune import run_ray
 
     run_ray(
@@ -285,3 +367,4 @@ def _run(
         total_steps=plan.total_steps,
         on_outcome=on_outcome,
     )
+    return []

@@ -110,6 +110,7 @@ STUDY_FILE_KEYS: dict[str, Callable[[str, Any], Any]] = {
     "objective": _text,
     "halving_rate": _number(int),
     "bracket": _flag,
+    "max_cost": _number(float),
     "phases": _number(int),
     "keep": _number(int),
     "executor": _text,

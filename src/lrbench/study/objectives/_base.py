@@ -34,9 +34,11 @@ class Objective:
     anything is stored; `initial_trials(plan, candidates)` once, when the study is created,
     with the strategy's first proposals (`order` first); `job_settings(...)` before each round
     of trials runs, for the rules the executor applies to each trial (early stopping, fork
-    checkpoints); `next_trials(...)` after each round, for trials that depend on results (the
-    next phase of a composition); the strategy's own rounds come after. `pending_trials`
-    feeds progress bars; `grid_full_runs` and `summary(result)` the result and its JSON.
+    checkpoints); `expected_runs(plan, n)` when a cost cap decides how many
+    configurations the strategy may propose; `next_trials(...)` after each round, for
+    trials that depend on results (the next phase of a composition); the strategy's own
+    rounds come after. `pending_trials` feeds progress bars; `grid_full_runs` and
+    `summary(result)` the result and its JSON.
 
     How it ranks: every view of a study (`tune`'s result, `db show`, `db ls`, `db top`, the
     report) ranks the configurations trained for the study's full budget by
@@ -89,6 +91,12 @@ class Objective:
     def pending_trials(self, plan: Plan, study: StudyRecord, trials: Sequence[TrialRecord]) -> int:
         """Trials `next_trials` will still add, for progress bars."""
         return 0
+
+    def expected_runs(self, plan: Plan, configurations: int) -> float:
+        """What training `configurations` configurations (one seed each) is expected to
+        cost, in full runs: how a cost cap (`max_cost`) becomes a number of configurations.
+        Default: one run each."""
+        return float(configurations)
 
     def grid_full_runs(self, result: StudyResult) -> int:
         """What training every configuration and seed in full would have cost, in runs."""

@@ -94,6 +94,12 @@ class MultiPolicy(Objective):
         per_phase = self.keep * len(stored_candidates(study)) * plan.config.seeds
         return per_phase * phases_left(trials, self._ends(plan))
 
+    def expected_runs(self, plan: Any, configurations: int) -> float:
+        """Each candidate's first phase and its single full run, and `keep` forks into each
+        candidate of every later phase (one phase each)."""
+        later_phases = self.keep * configurations * (self.phases - 1)
+        return configurations * (1.0 + 1.0 / self.phases) + later_phases / self.phases
+
     def grid_full_runs(self, result: Any) -> int:
         """Every sequence of candidates and every single candidate, each seed in full."""
         candidates = len(result.study.config.get("origins", {}))

@@ -20,7 +20,10 @@ from lrbench.search import Candidate
 from lrbench.store import Store, StudyRecord, TrialRecord
 from lrbench.study.objectives._base import Objective, register_objective
 
-__all__ = ["CostEffective"]
+__all__ = ["CostEffective", "halving_cost"]
+
+#: Random orders of the trials `halving_cost` averages over.
+SIMULATED_ORDERS = 200
 
 
 @register_objective
@@ -55,6 +58,12 @@ class CostEffective(Objective):
         random.Random(plan.config.seed).shuffle(mixed)
         return mixed
 
+    def expected_runs(self, plan: Any, configurations: int) -> float:
+        """The mean cost of asynchronous successive halving over that many configurations,
+        simulated (`halving_cost`)."""
+        cost = halving_cost(configurations, self.halving_rate, plan.total_steps)
+        return configurations * cost
+
     def job_settings(
         self, plan: Any, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
     ) -> dict[int, dict[str, Any]]:
@@ -66,3 +75,30 @@ class CostEffective(Objective):
         )
         stop = StopRule(at_target=True, halving=halving)
         return {trial.id: {"stop": stop} for trial in trials}
+
+
+def halving_cost(configurations: int, rate: int, total_steps: int, rungs: int = 2) -> float:
+    """Mean runs per configuration of asynchronous successive halving as Optuna runs it.
+
+    Trials arrive one at a time in random order of quality; at each rung a trial goes on
+    when it is within the best 1/rate of the trials that reached that rung so far (the first
+    ones always go on, having nothing to lose to). Trials that stop at the target or
+    diverge cost less than this; none is assumed to.
+    """
+    halving = Halving.for_budget("", "max", total_steps, rate=rate, rungs=rungs)
+    stops = [*halving.rung_steps(total_steps), total_steps]
+    rng = random.Random(0)
+    spent = 0
+    for _ in range(SIMULATED_ORDERS):
+        reached: list[list[float]] = [[] for _ in stops[:-1]]
+        for _ in range(max(1, configurations)):
+            quality = rng.random()
+            cost = stops[-1]
+            for rung, seen in enumerate(reached):
+                seen.append(quality)
+                keep = max(1, len(seen) // rate)
+                if quality < sorted(seen, reverse=True)[keep - 1]:
+                    cost = stops[rung]
+                    break
+            spent += cost
+    return spent / (SIMULATED_ORDERS * max(1, configurations) * total_steps)
