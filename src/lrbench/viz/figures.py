@@ -421,4 +421,5 @@ def horizon_law_figure(
 
 
 def _law_label(law: HorizonLaw) -> str:
-    return f"LR* = {law.coefficient:.3g} D^-{law.exponent:.3f}"
+    sign = "-" if law.exponent >= 0 else "+"
+    return f"LR* = {law.coefficient:.3g} D^{sign}{abs(law.exponent):.3f}"
