@@ -51,7 +51,7 @@ def store_with_sweeps(path: Path, horizons: list[int]) -> str:
         )
         for trial in store.trials(study.id):
             store.start_trial(trial.id)
-            diverged = trial.lr == GRID[-1] and horizon == horizons[-1]
+            diverged = trial.lr == GRID[0] and horizon == horizons[-1]
             store.finish_trial(
                 trial.id,
                 TrialStatus.diverged if diverged else TrialStatus.complete,

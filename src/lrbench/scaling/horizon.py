@@ -204,7 +204,9 @@ def fit_optimum(
     x = np.log(ordered)
     y = sign * means
     best = int(np.argmin(y))
-    edge = "bottom" if best == 0 else "top" if best == len(x) - 1 else ""
+    # Beyond the sweep only where nothing was tried there: a higher LR that diverged bounds it.
+    swept = np.log(np.asarray(lrs, dtype=float))
+    edge = "bottom" if x[best] <= swept.min() else "top" if x[best] >= swept.max() else ""
     window = slice(max(0, best - NEIGHBOURS), best + NEIGHBOURS + 1)
     vertex = _vertex(x[window], y[window], tolerance)
     if vertex is None:
@@ -322,21 +324,35 @@ def _bootstrap(
     rng: np.random.Generator,
 ) -> list[tuple[float, float]]:
     """(ln B, beta) refitted on sweeps whose per-LR means are redrawn with each horizon's
-    measured noise (`_noise`); a draw that locates no optimum at some horizon is skipped."""
+    measured noise (`_noise`). Where that noise is unknown (one seed, a parabola through
+    three points) or no parabola fits, the optimum is known only to the grid's resolution:
+    each draw moves it uniformly within half a grid step either side. A draw that locates no
+    optimum at some horizon is skipped."""
     means = {h: _means(*sweeps[h]) for h in sorted(sweeps)}
-    noise = {h: _noise(*sweeps[h], mode=mode, tolerance=tolerance) for h in means}
+    noise = {h: _noise(*sweeps[h], mode=mode) for h in means}
     samples = []
     for _ in range(draws):
-        optima = []
+        horizons, optima = [], []
         for horizon, (lrs, values) in means.items():
-            redrawn = values + rng.normal(0.0, noise[horizon], values.size)
+            redrawn = values + rng.normal(0.0, noise[horizon] or 0.0, values.size)
             try:
-                optima.append(fit_optimum(horizon, lrs, redrawn, mode=mode, tolerance=tolerance))
+                found = fit_optimum(horizon, lrs, redrawn, mode=mode, tolerance=tolerance)
             except ConfigError:
                 break
+            ln_lr = math.log(found.lr)
+            if noise[horizon] is None or not found.fitted:
+                ln_lr += rng.uniform(-0.5, 0.5) * _grid_step(lrs)
+            horizons.append(horizon)
+            optima.append(math.exp(ln_lr))
         else:
-            samples.append(_power_law([o.horizon for o in optima], [o.lr for o in optima]))
+            samples.append(_power_law(horizons, optima))
     return samples
+
+
+def _grid_step(lrs: Sequence[float]) -> float:
+    """The median spacing of a sweep's LRs in ln LR."""
+    gaps = np.diff(np.log(sorted(lrs)))
+    return float(np.median(gaps)) if gaps.size else 0.0
 
 
 def _means(lrs: Numbers, values: Numbers) -> tuple[list[float], np.ndarray]:
@@ -349,10 +365,10 @@ def _means(lrs: Numbers, values: Numbers) -> tuple[list[float], np.ndarray]:
     return ordered, np.array([np.mean(by_lr[lr]) for lr in ordered])
 
 
-def _noise(lrs: Numbers, values: Numbers, *, mode: str | Direction, tolerance: float) -> float:
+def _noise(lrs: Numbers, values: Numbers, *, mode: str | Direction) -> float | None:
     """The standard error of a per-LR mean: from repeated seeds where there are any, else
-    from how far the points around the best depart from the fitted parabola (0 when the
-    parabola passes through every point: the interval then reflects the horizons only)."""
+    from how far the points around the best depart from the fitted parabola; None when
+    neither can say (one seed, three points or fewer around the best)."""
     by_lr: dict[float, list[float]] = {}
     for lr, value in zip(lrs, values, strict=True):
         if math.isfinite(value):
@@ -367,7 +383,7 @@ def _noise(lrs: Numbers, values: Numbers, *, mode: str | Direction, tolerance: f
     best = int(np.argmin(means if Direction.of(mode) is Direction.MIN else -means))
     window = slice(max(0, best - NEIGHBOURS), best + NEIGHBOURS + 1)
     if x[window].size <= 3:
-        return 0.0
+        return None
     residuals = np.polyval(np.polyfit(x[window], means[window], 2), x[window]) - means[window]
     return float(math.sqrt(np.sum(residuals**2) / (x[window].size - 3)))
 

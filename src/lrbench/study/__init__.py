@@ -23,6 +23,7 @@ from lrbench.study.events import Standings, StudyEvents
 from lrbench.study.objectives import (
     OBJECTIVES,
     CostEffective,
+    HorizonTransfer,
     MultiPolicy,
     Objective,
     SinglePolicy,
@@ -35,6 +36,7 @@ from lrbench.study.runner import tune
 __all__ = [
     "OBJECTIVES",
     "CostEffective",
+    "HorizonTransfer",
     "MultiPolicy",
     "Objective",
     "Plan",

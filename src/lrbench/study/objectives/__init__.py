@@ -1,8 +1,8 @@
 """The LRBench++ tuning methods, one module each, behind the `Objective` protocol.
 
-`single` (single-policy selection), `cost` (cost-effective tuning to a target) and `compose`
-(multi-policy composition). A new method is a new module with an `@register_objective`
-class, imported here.
+`single` (single-policy selection), `cost` (cost-effective tuning to a target), `compose`
+(multi-policy composition) and `horizon` (the LR predicted from short runs). A new method is
+a new module with an `@register_objective` class, imported here.
 """
 
 from lrbench.study.objectives._base import (
@@ -15,11 +15,13 @@ from lrbench.study.objectives._base import (
 )
 from lrbench.study.objectives.compose import MultiPolicy
 from lrbench.study.objectives.cost import CostEffective
+from lrbench.study.objectives.horizon import HorizonTransfer
 from lrbench.study.objectives.single import SinglePolicy
 
 __all__ = [
     "OBJECTIVES",
     "CostEffective",
+    "HorizonTransfer",
     "MultiPolicy",
     "Objective",
     "SinglePolicy",

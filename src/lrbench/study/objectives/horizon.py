@@ -1,0 +1,198 @@
+"""Horizon transfer: sweep the LR on short runs, predict it for the full one, train that.
+
+Each configuration the strategy proposes trains at a few short horizons (by default 1/16,
+1/8 and 1/4 of the budget); per policy family, the optimum of each horizon's sweep and the
+law LR*(D) = B D^-beta across them (`lrbench.scaling`) predict the best LR at the full
+budget, and only that LR (or, with `final_runs=3`, also the ends of its near-optimal band)
+trains in full. The short runs stay out of the ranking: only full-budget trials are ranked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from lrbench.evaluate import Direction
+from lrbench.exceptions import ConfigError
+from lrbench.scaling import HorizonLaw, fit_horizon_law
+from lrbench.search import Candidate, family_of, make_strategy
+from lrbench.store import StudyRecord, TrialRecord, TrialStatus
+from lrbench.study.objectives._base import Objective, register_objective
+from lrbench.study.objectives.compose import stored_candidates
+
+__all__ = ["HorizonTransfer", "fitted_laws"]
+
+#: The short horizons swept by default, as fractions of the budget (Bjorck et al. 2024 fit
+#: their law over horizons an order of magnitude apart).
+DEFAULT_HORIZONS = (1 / 16, 1 / 8, 1 / 4)
+
+
+@register_objective
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HorizonTransfer(Objective):
+    """Predict the full run's LR from sweeps at short horizons, then train it.
+
+    Attributes:
+        horizons: The short horizons, as fractions of the budget, each in (0, 1).
+        final_runs: Full runs per family: 1 (the predicted LR) or 3 (also its band's ends).
+    """
+
+    horizons: tuple[float, ...] = DEFAULT_HORIZONS
+    final_runs: int = 1
+
+    name = "horizon"
+    stored_name = "horizon-transfer"
+    json_key = "horizon"
+    description = "sweep short runs, predict the full run's LR (LR* = B D^-beta), train it"
+    listing = 3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "horizons", tuple(float(h) for h in self.horizons))
+
+    def options(self) -> dict[str, Any]:
+        return {"horizons": list(self.horizons), "final_runs": self.final_runs}
+
+    def validate(self, config: Any) -> None:
+        if not self.horizons or any(not 0.0 < h < 1.0 for h in self.horizons):
+            raise ConfigError(
+                f"`--horizons` must be fractions of the budget in (0, 1), e.g. "
+                f"1/16,1/8,1/4; got {list(self.horizons)}"
+            )
+        if len(set(self.horizons)) != len(self.horizons):
+            raise ConfigError(f"`--horizons` repeats a value: {list(self.horizons)}")
+        if self.final_runs not in (1, 3):
+            raise ConfigError(f"`--final-runs` must be 1 or 3, got {self.final_runs}")
+        if make_strategy(config.strategy).adaptive:
+            raise ConfigError(
+                "`--objective horizon` sweeps every configuration at each short horizon up "
+                "front: use --strategy grid, random or topk"
+            )
+
+    def short_steps(self, total_steps: int) -> list[int]:
+        """The short horizons in updates (distinct, at least 1, below the budget)."""
+        steps = {max(1, round(h * total_steps)) for h in self.horizons}
+        return sorted(s for s in steps if s < total_steps)
+
+    def initial_trials(self, plan: Any, candidates: Sequence[Candidate]) -> list[dict[str, Any]]:
+        steps = self.short_steps(plan.total_steps)
+        if len(steps) < 1:
+            raise ConfigError(
+                f"a budget of {plan.total_steps} updates leaves no short horizon for "
+                f"`--horizons` {list(self.horizons)}: raise --total-steps"
+            )
+        swept = [c for c in candidates if c.origin != "baseline"]
+        baselines = [c for c in candidates if c.origin == "baseline"]
+        rows = [row for s in steps for row in plan.trial_rows(swept, total_steps=s)]
+        return rows + plan.trial_rows(baselines)
+
+    def expected_runs(self, plan: Any, configurations: int) -> float:
+        """Every configuration at each short horizon, and the final runs of each family."""
+        short = sum(self.short_steps(plan.total_steps)) / plan.total_steps
+        families = max(1, len(plan.config.policies))
+        return configurations * short + families * self.final_runs
+
+    def next_trials(
+        self, plan: Any, study: StudyRecord, trials: Sequence[TrialRecord]
+    ) -> list[dict[str, Any]]:
+        if self._finals_queued(plan, trials) or not self._sweeps_done(plan, trials):
+            return []
+        templates = {
+            family_of(c.template): c.template
+            for c in stored_candidates(study)
+            if c.origin != "baseline"
+        }
+        laws = fitted_laws(
+            trials, metric=plan.metric, mode=plan.direction, total_steps=plan.total_steps
+        )
+        rows: list[dict[str, Any]] = []
+        for family, law in laws.items():
+            if isinstance(law, str) or family not in templates:
+                continue
+            for lr in self._final_lrs(plan, law):
+                rows += plan.trial_rows([Candidate(templates[family], lr, "horizon")])
+        return rows
+
+    def _final_lrs(self, plan: Any, law: HorizonLaw) -> list[float]:
+        found = law.predict(plan.total_steps)
+        lr_min, lr_max = plan.lr_range
+        chosen = (
+            [found.lr] if self.final_runs == 1 else [found.band_low, found.lr, found.band_high]
+        )
+        return [min(max(lr, lr_min), lr_max) for lr in chosen]
+
+    def _sweeps_done(self, plan: Any, trials: Sequence[TrialRecord]) -> bool:
+        short = [t for t in trials if t.total_steps < plan.total_steps]
+        return bool(short) and all(t.status.finished for t in short)
+
+    def _finals_queued(self, plan: Any, trials: Sequence[TrialRecord]) -> bool:
+        baselines = plan.baseline_policies()
+        return any(t.total_steps == plan.total_steps and t.policy not in baselines for t in trials)
+
+    def pending_trials(self, plan: Any, study: StudyRecord, trials: Sequence[TrialRecord]) -> int:
+        if self._finals_queued(plan, trials):
+            return 0
+        families = {c.template for c in stored_candidates(study) if c.origin != "baseline"}
+        return len(families) * self.final_runs * plan.config.seeds
+
+    def grid_full_runs(self, result: Any) -> int:
+        """Every swept configuration and seed trained in full instead."""
+        swept = [c for c in stored_candidates(result.study) if c.origin != "baseline"]
+        return len(swept) * int(result.study.config["config"]["seeds"])
+
+    def summary(self, result: Any) -> dict[str, Any]:
+        """Per family: the fitted law, each short horizon's optimum, the prediction."""
+        study = result.study
+        laws = fitted_laws(
+            result.trials, metric=study.metric, mode=study.mode, total_steps=study.budget
+        )
+        found: dict[str, Any] = {}
+        for family, law in laws.items():
+            if isinstance(law, str):
+                found[family] = {"error": law}
+                continue
+            predicted = law.predict(study.budget)
+            found[family] = {
+                "exponent": law.exponent,
+                "exponent_interval": [law.exponent_low, law.exponent_high],
+                "flat": law.flat,
+                "prior": law.prior,
+                "description": law.describe(),
+                "predicted_lr": predicted.lr,
+                "interval": [predicted.low, predicted.high],
+                "band": [predicted.band_low, predicted.band_high],
+                "optima": [dataclasses.asdict(o) for o in law.optima],
+            }
+        return found
+
+
+def fitted_laws(
+    trials: Sequence[TrialRecord], *, metric: str, mode: str | Direction, total_steps: int
+) -> dict[str, HorizonLaw | str]:
+    """Per policy family, the horizon law over the sweeps of a study's trials shorter than
+    `total_steps`, or why there is none (every run at each horizon diverged, say)."""
+    short = [
+        t
+        for t in trials
+        if t.total_steps < total_steps and t.status in (TrialStatus.complete, TrialStatus.diverged)
+    ]
+    laws: dict[str, HorizonLaw | str] = {}
+    for family in sorted({t.family for t in short}):
+        sweeps: dict[float, tuple[list[float], list[float]]] = {}
+        for trial in (t for t in short if t.family == family):
+            lrs, values = sweeps.setdefault(float(trial.total_steps), ([], []))
+            lrs.append(trial.lr)
+            ended = trial.status is TrialStatus.complete
+            values.append(trial.metrics.get(metric, math.nan) if ended else math.nan)
+        usable = {h: s for h, s in sweeps.items() if _locates_optimum(s)}
+        if not usable:
+            laws[family] = "no short horizon had finite results at 2 or more LRs"
+            continue
+        laws[family] = fit_horizon_law(usable, mode=mode)
+    return laws
+
+
+def _locates_optimum(sweep: tuple[list[float], list[float]]) -> bool:
+    lrs, values = sweep
+    return len({lr for lr, v in zip(lrs, values, strict=True) if math.isfinite(v)}) >= 2
