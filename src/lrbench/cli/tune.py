@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,6 +91,19 @@ def _options(ctx: typer.Context, config_file: Path | None) -> tuple[dict[str, An
     return options, text
 
 
+def _fractions(text: str) -> tuple[float, ...]:
+    """`1/16,1/8,0.25` as numbers."""
+    fractions = []
+    for part in text.split(","):
+        try:
+            fractions.append(float(Fraction(part.strip())))
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(
+                f"`--horizons` must be fractions of the budget such as 1/16,1/8,1/4; got {part!r}"
+            ) from None
+    return tuple(fractions)
+
+
 def _given(ctx: typer.Context, key: str) -> bool:
     """Whether the option for study-file key `key` was set on the command line (or, for
     --db, in the environment): those override the file."""
@@ -172,7 +186,7 @@ def tune_command(
         float | None, typer.Option(help="Metric target (steps to reach it are recorded).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random strategy.")] = 0,
-    objective: Annotated[str, typer.Option(help="single, cost or compose.")] = "single",
+    objective: Annotated[str, typer.Option(help="single, cost, compose or horizon.")] = "single",
     halving_rate: Annotated[
         int, typer.Option("--halving-rate", help="cost: keep the best 1/rate at each rung.")
     ] = 3,
@@ -187,6 +201,18 @@ def tune_command(
             "included); fewer configurations are tried to fit.",
         ),
     ] = None,
+    horizons: Annotated[
+        str,
+        typer.Option(
+            help="horizon: the short runs, as fractions of the budget (e.g. 1/16,1/8,1/4)."
+        ),
+    ] = "1/16,1/8,1/4",
+    final_runs: Annotated[
+        int,
+        typer.Option(
+            "--final-runs", help="horizon: full runs per family: 1 (the prediction) or 3."
+        ),
+    ] = 1,
     phases: Annotated[int, typer.Option(help="compose: training phases.")] = 2,
     keep: Annotated[int, typer.Option(help="compose: checkpoints kept per phase.")] = 2,
     executor: Annotated[str, typer.Option(help="local, or ray (Ray Tune).")] = "local",
@@ -222,7 +248,7 @@ def tune_command(
     """Tune the LR of a task."""
     from lrbench.cli._progress import RichEvents, make_events
     from lrbench.execution.raytune import RayOptions
-    from lrbench.study import CostEffective, MultiPolicy, StudyConfig, tune
+    from lrbench.study import CostEffective, HorizonTransfer, MultiPolicy, StudyConfig, tune
 
     options, file_text = _options(ctx, config_file)
     if options["task"] is None:
@@ -230,6 +256,9 @@ def tune_command(
     objectives = {
         "cost": CostEffective(halving_rate=options["halving_rate"]),
         "compose": MultiPolicy(phases=options["phases"], keep=options["keep"]),
+        "horizon": HorizonTransfer(
+            horizons=_fractions(options["horizons"]), final_runs=options["final_runs"]
+        ),
     }
     config = StudyConfig(
         task=options["task"],
@@ -307,6 +336,12 @@ def _print_summary(result: StudyResult) -> None:
                 "none completed" if found is None else f"{found['policy']} ({found['mean']:.4g})"
             )
             stdout.print(f"Best {kind}: {text}", markup=False, highlight=False)
+    for family, law in (summary["horizon"] or {}).items():
+        text = law.get("error") or (
+            f"{law['description']}; predicted LR {law['predicted_lr']:.3g} "
+            f"(interval {law['interval'][0]:.3g} .. {law['interval'][1]:.3g})"
+        )
+        stdout.print(f"Horizon law, {family}: {text}", markup=False, highlight=False)
     target = summary["target"]
     if target is not None:
         cheapest = target["cheapest"]

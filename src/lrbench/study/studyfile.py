@@ -82,6 +82,13 @@ def _baselines(key: str, value: Any) -> list[str]:
     return [_text(key, item) for item in (value if isinstance(value, list) else [value])]
 
 
+def _fraction_list(key: str, value: Any) -> str:
+    """A list of fractions (`[1/16, 0.125]`) or comma-separated text, as the option's text."""
+    if isinstance(value, list) and value:
+        return ",".join(_text(key, item) for item in value)
+    return _text(key, value)
+
+
 def _params(key: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise ConfigError(f"`{key}` must be a mapping of setting to value, got {value!r}")
@@ -111,6 +118,8 @@ STUDY_FILE_KEYS: dict[str, Callable[[str, Any], Any]] = {
     "halving_rate": _number(int),
     "bracket": _flag,
     "max_cost": _number(float),
+    "horizons": _fraction_list,
+    "final_runs": _number(int),
     "phases": _number(int),
     "keep": _number(int),
     "executor": _text,

@@ -120,7 +120,8 @@ class HorizonTransfer(Objective):
         chosen = (
             [found.lr] if self.final_runs == 1 else [found.band_low, found.lr, found.band_high]
         )
-        return [min(max(lr, lr_min), lr_max) for lr in chosen]
+        # three significant digits: the band is far wider, and specs stay readable
+        return [float(f"{min(max(lr, lr_min), lr_max):.3g}") for lr in chosen]
 
     def _sweeps_done(self, plan: Any, trials: Sequence[TrialRecord]) -> bool:
         short = [t for t in trials if t.total_steps < plan.total_steps]
