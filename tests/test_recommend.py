@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,47 @@ def test_recommend_command_json_and_bad_counts(tmp_path: Path) -> None:
         timeout=300,
     )
     assert bad.returncode == 2 and "`--params` must be a count like 135M" in bad.stderr
+
+
+def test_sweeps_at_several_horizons_predict_the_lr_for_the_tasks_budget(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'horizons.db'}")
+    task = store.task(TaskInfo(name="lm-like", optimizer="adamw"))
+    grid = [1e-3 * 10 ** (i / 3) for i in range(7)]
+    for horizon in (100, 200, 400):
+        best = 0.2 * horizon**-0.25
+        study = store.create_study(
+            name=f"lm-{horizon}",
+            task=task,
+            objective="single-policy",
+            metric="val_loss",
+            mode="min",
+            strategy="grid",
+            config={},
+            trials=[
+                {
+                    "policy": f"cosine(lr={lr})",
+                    "family": "cosine",
+                    "lr": lr,
+                    "seed": 0,
+                    "total_steps": horizon,
+                }
+                for lr in grid
+            ],
+        )
+        for trial in store.trials(study.id):
+            store.start_trial(trial.id)
+            loss = 3.0 + (math.log(trial.lr) - math.log(best)) ** 2
+            store.finish_trial(
+                trial.id,
+                TrialStatus.complete,
+                metrics={"val_loss": loss},
+                cost_steps=horizon,
+                cost_seconds=1.0,
+            )
+    advice = recommend(store, TaskInfo(name="lm-like", optimizer="adamw", horizon=1600))
+    assert advice.basis == "horizon law" and advice.family == "cosine"
+    assert advice.lr == pytest.approx(0.2 * 1600**-0.25, rel=1e-6)
+    assert advice.lr_min < advice.lr < advice.lr_max
+    law = advice.evidence[0]
+    assert law.kind == "horizon law" and "beta = 0.250" in law.note
+    assert any(e.kind == "store" for e in advice.evidence[1:])  # the sweeps stay as evidence

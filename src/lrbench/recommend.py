@@ -142,7 +142,8 @@ class Evidence:
     """One line of evidence for a starting LR.
 
     Attributes:
-        kind: `store` (a stored result), `recipe` (a published recipe) or `rule`.
+        kind: `horizon law` (the LR fitted across stored horizons), `store` (a stored
+            result), `recipe` (a published recipe) or `rule`.
         lr: The LR it points at (None for a rule that only bounds the range).
         low, high: The range it supports (None where it gives none).
         family: The policy family it points at ("" for a rule).
@@ -280,6 +281,39 @@ def _stored_evidence(
     return basis, found
 
 
+def _horizon_evidence(store: Store, task: TaskInfo, metric: str | None) -> Evidence | None:
+    """The LR the horizon law predicts at the task's budget, where the store holds sweeps of
+    this task at two or more training lengths (a `--objective horizon` study, or studies at
+    several `--total-steps`) of one metric; None otherwise."""
+    from lrbench.scaling.stored import stored_law
+
+    own = [s for s in store.studies() if s.task.name == task.name]
+    by_metric: dict[tuple[str, str], list[str]] = {}
+    for study in own:
+        if metric is None or study.metric == metric:
+            by_metric.setdefault((study.metric, study.mode), []).append(study.name)
+    for names in sorted(by_metric.values(), key=len, reverse=True):
+        try:
+            found, law = stored_law(store, names)
+        except ConfigError:  # no family swept over 2 or more LRs at some horizon
+            continue
+        if law.prior:
+            continue
+        horizon = task.horizon or max(o.horizon for o in law.optima)
+        predicted = law.predict(horizon)
+        return Evidence(
+            kind="horizon law",
+            lr=predicted.lr,
+            low=predicted.low,
+            high=predicted.high,
+            family=found.family,
+            source=f"LR* = B D^-beta over {len(law.optima)} horizons of "
+            f"{', '.join(names[:3])}{' ...' if len(names) > 3 else ''} ({found.metric})",
+            note=f"at {horizon:g} steps; {law.describe()}",
+        )
+    return None
+
+
 def _pretraining_lr(task: TaskInfo, model_params: float | None) -> Evidence | None:
     name = task.model.lower().removesuffix("-lora")
     for fragment, (lr, source) in PRETRAINING_LRS.items():
@@ -402,6 +436,7 @@ def recommend(
             what to describe.
     """
     basis, stored = _stored_evidence(store, task, metric, direction)
+    law = _horizon_evidence(store, task, metric)
     fits, generic = fitting_recipes(store.recipes(), task)
     recipes = [
         Evidence(
@@ -419,7 +454,10 @@ def recommend(
     ]
     found_rules = rules(task, model_params=model_params, tokens=tokens)
     pointing = [e for e in found_rules if e.low is not None and e.high is not None]
-    if stored:
+    if law is not None:
+        deciding, basis, lr = [law], "horizon law", law.point
+        low, high = min(law.low or lr, lr / AROUND), max(law.high or lr, lr * AROUND)
+    elif stored:
         deciding, best = stored, stored[0]
         lr = best.point
         low = lr / (BEYOND_EDGE if best.edge == "bottom" else AROUND)
