@@ -36,8 +36,8 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.torch
 	$(PIP) install --no-deps $(OFFLINE_WHEELS)
 	touch $@
 
-$(VENV)/.installed-llm: pyproject.toml $(VENV)/.torch
-	$(PIP) install -e ".[hf,llm]"
+$(VENV)/.installed-llm: pyproject.toml Makefile $(VENV)/.torch
+	$(PIP) install -e ".[hf,llm,eval]"
 	$(PIP) install --no-deps $(OFFLINE_WHEELS)
 	touch $@
 

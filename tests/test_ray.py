@@ -13,7 +13,7 @@ from lrbench.execution.raytune import RayOptions, check_store_for_cluster
 from lrbench.store import Store, TrialStatus
 from lrbench.study import StudyConfig, tune
 
-ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'lrbenchpp[ray]'")
+ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e '.[ray]'")
 
 STUDY = StudyConfig(
     task="digits-mlp",

@@ -73,5 +73,5 @@ class MissingDependencyError(LRBenchError, ImportError):
     def __init__(self, module: str, extra: str) -> None:
         super().__init__(
             f"`{module}` is required for this feature; install it with "
-            f"`pip install 'lrbenchpp[{extra}]'`"
+            f"`pip install -e '.[{extra}]'` in your LRBench++ checkout"
         )

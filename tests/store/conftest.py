@@ -18,7 +18,7 @@ def _postgres_reason() -> str | None:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        return "psycopg is not installed (pip install 'lrbenchpp[postgres]')"
+        return "psycopg is not installed (pip install -e '.[postgres]')"
     try:
         engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
         with engine.connect():

@@ -199,7 +199,7 @@ def _local_mmlu_config(folder: Path, limit: int | None, shots: int, seed: int) -
 
 
 class BenchmarkScorer:
-    """Scores a model on benchmarks with lm-evaluation-harness (`pip install lrbenchpp[eval]`).
+    """Scores a model on benchmarks with lm-evaluation-harness (`pip install -e '.[eval]'`).
 
     Args:
         benchmarks: What to score (`parse_benchmarks`).

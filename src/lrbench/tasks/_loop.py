@@ -28,7 +28,7 @@ __all__ = [
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 #: The optimizers the Trainer-based tasks take (`--param optimizer=...`): the Trainer's AdamW,
-#: and two that claim to need no LR tuning, for comparison (`pip install "lrbenchpp[optimizers]"`).
+#: and two that claim to need no LR tuning, for comparison (`pip install -e ".[optimizers]"`).
 FINE_TUNING_OPTIMIZERS = ("adamw", "prodigy", "schedule_free")
 _OPTIMIZER_PACKAGES = {"prodigy": "prodigyopt", "schedule_free": "schedulefree"}
 
