@@ -69,7 +69,6 @@ def test_the_law_is_not_trusted_where_it_is_known_to_fail() -> None:
     reasons = sorted(p.refused for p in ranked[1:])
     assert re.fullmatch(r"5\d% of its steps at a near-zero LR", reasons[0])
     assert reasons[1] == "peak LR 0.03 above the fitted runs' 0.01"
-    assert "200 steps, the fitted runs had 400" in law.refusal(np.full(200, PEAK))
 
 
 def test_curves_it_cannot_fit_are_refused() -> None:

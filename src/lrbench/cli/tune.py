@@ -186,7 +186,9 @@ def tune_command(
         float | None, typer.Option(help="Metric target (steps to reach it are recorded).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random strategy.")] = 0,
-    objective: Annotated[str, typer.Option(help="single, cost, compose or horizon.")] = "single",
+    objective: Annotated[
+        str, typer.Option(help="single, cost, compose, horizon or schedule.")
+    ] = "single",
     halving_rate: Annotated[
         int, typer.Option("--halving-rate", help="cost: keep the best 1/rate at each rung.")
     ] = 3,
@@ -212,6 +214,14 @@ def tune_command(
         typer.Option(
             "--final-runs", help="horizon: full runs per family: 1 (the prediction) or 3."
         ),
+    ] = 1,
+    fit_fraction: Annotated[
+        float,
+        typer.Option("--fit-fraction", help="schedule: the two fit runs' share of the budget."),
+    ] = 0.25,
+    train_top: Annotated[
+        int,
+        typer.Option("--train-top", help="schedule: the best-predicted schedules trained."),
     ] = 1,
     phases: Annotated[int, typer.Option(help="compose: training phases.")] = 2,
     keep: Annotated[int, typer.Option(help="compose: checkpoints kept per phase.")] = 2,
@@ -248,7 +258,14 @@ def tune_command(
     """Tune the LR of a task."""
     from lrbench.cli._progress import RichEvents, make_events
     from lrbench.execution.raytune import RayOptions
-    from lrbench.study import CostEffective, HorizonTransfer, MultiPolicy, StudyConfig, tune
+    from lrbench.study import (
+        CostEffective,
+        HorizonTransfer,
+        MultiPolicy,
+        PredictedSchedules,
+        StudyConfig,
+        tune,
+    )
 
     options, file_text = _options(ctx, config_file)
     if options["task"] is None:
@@ -256,6 +273,9 @@ def tune_command(
     objectives = {
         "cost": CostEffective(halving_rate=options["halving_rate"]),
         "compose": MultiPolicy(phases=options["phases"], keep=options["keep"]),
+        "schedule": PredictedSchedules(
+            fit_fraction=options["fit_fraction"], train_top=options["train_top"]
+        ),
         "horizon": HorizonTransfer(
             horizons=_fractions(options["horizons"]), final_runs=options["final_runs"]
         ),
@@ -336,6 +356,21 @@ def _print_summary(result: StudyResult) -> None:
                 "none completed" if found is None else f"{found['policy']} ({found['mean']:.4g})"
             )
             stdout.print(f"Best {kind}: {text}", markup=False, highlight=False)
+    schedules = summary["schedule"]
+    if schedules is not None:
+        trained = [r for r in schedules["predictions"] if r["measured"] is not None]
+        for row in trained:
+            stdout.print(
+                f"Predicted {row['loss']:.4g}, measured {row['measured']:.4g}: {row['policy']}",
+                markup=False,
+                highlight=False,
+            )
+        ranked = len([r for r in schedules["predictions"] if r["loss"] is not None])
+        stdout.print(
+            f"The loss law ranked {ranked} schedules; {len(trained)} trained in full.",
+            markup=False,
+            highlight=False,
+        )
     for family, law in (summary["horizon"] or {}).items():
         text = law.get("error") or (
             f"{law['description']}; predicted LR {law['predicted_lr']:.3g} "

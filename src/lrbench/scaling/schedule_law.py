@@ -15,8 +15,9 @@ Where the law fails, and the guards here:
   too high an LR. Schedules are therefore compared at the peak LR of the fitted runs (the LR
   itself is tuned elsewhere); a candidate whose peak exceeds the fitted runs' is refused.
 - It rewards appending near-zero-LR steps: S1 stays put while the momentum keeps adding to
-  S2. Candidates are compared at the fitted runs' horizon only, and one that spends more than
-  `MAX_IDLE_FRACTION` of its steps below `IDLE_LR_FRACTION` of its peak is refused.
+  S2. Candidates are compared at one horizon (the fitted runs' may be shorter: the law is
+  meant to extrapolate), and one that spends more than `MAX_IDLE_FRACTION` of its steps below
+  `IDLE_LR_FRACTION` of its peak is refused.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class AnnealingLaw:
         annealing: C, the loss taken off per unit of annealing area.
         decay: The momentum's decay factor.
         peak_lr: The highest LR of the fitted runs: candidates are predicted up to it.
-        horizon: The fitted runs' length in steps: candidates are predicted at it.
+        horizon: The fitted runs' length in steps (candidates default to it).
         rmse: Root mean square error of the fit over the measured points.
     """
 
@@ -130,8 +131,6 @@ class AnnealingLaw:
     def refusal(self, lrs: Sequence[float] | np.ndarray) -> str:
         """Why the law cannot be trusted on this schedule, or "" when it can."""
         lr = np.asarray(lrs, dtype=float)
-        if lr.size != self.horizon:
-            return f"{lr.size} steps, the fitted runs had {self.horizon}"
         peak = float(lr.max())
         if peak > self.peak_lr * PEAK_SLACK:
             return f"peak LR {peak:.3g} above the fitted runs' {self.peak_lr:.3g}"
@@ -210,11 +209,13 @@ class SchedulePrediction:
 
 
 def rank_schedules(
-    law: AnnealingLaw, candidates: Sequence[Policy | str | Mapping[str, Any]]
+    law: AnnealingLaw,
+    candidates: Sequence[Policy | str | Mapping[str, Any]],
+    total_steps: int | None = None,
 ) -> list[SchedulePrediction]:
-    """Every candidate's predicted final loss at the law's horizon, best first; the ones
-    the law cannot be trusted on come last with the reason."""
-    steps = np.arange(law.horizon)
+    """Every candidate's predicted final loss after `total_steps` (default: the fitted runs'
+    length), best first; the ones the law cannot be trusted on come last with the reason."""
+    steps = np.arange(total_steps or law.horizon)
     predictions = []
     for candidate in candidates:
         policy = parse(candidate)

@@ -214,6 +214,18 @@ class Store:
                 for index, trial in enumerate(trials)
             )
 
+    def annotate_study(self, study_id: int, key: str, value: Any) -> None:
+        """Keep `value` (JSON) under `key` of the study's stored configuration: what an
+        objective found along the way (a fitted law, its predictions). The key `config` (the
+        options compared on resume) cannot be changed this way."""
+        if key == "config":
+            raise ValueError("the study's options (`config`) are not annotations")
+        with self.session() as session:
+            row = session.get(StudyRow, study_id)
+            if row is None:
+                raise ConfigError(f"no study with id {study_id}")
+            row.config = {**row.config, key: value}  # a new dict: JSON columns track assignment
+
     def drop_queued_trials(self, trial_ids: Sequence[int]) -> int:
         """Remove trials that never started (a cost cap could not pay for them); trials
         that started are kept. Returns how many were removed."""

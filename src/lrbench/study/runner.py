@@ -208,7 +208,7 @@ def _next_round(
 ) -> bool:
     """Queue the trials that depend on results so far; False when the study is complete."""
     trials = store.trials(study.id)
-    rows = plan.objective.next_trials(plan, study, trials)
+    rows = plan.objective.next_trials(plan, store, study, trials)
     if not rows and strategy.adaptive:
         context = _context(plan, store, batch=workers, prepared=study.config.get("bracket"))
         rows = plan.trial_rows(_unique(strategy.propose(context, trials)))

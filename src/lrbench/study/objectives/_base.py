@@ -36,9 +36,9 @@ class Objective:
     of trials runs, for the rules the executor applies to each trial (early stopping, fork
     checkpoints); `expected_runs(plan, n)` when a cost cap decides how many
     configurations the strategy may propose; `next_trials(...)` after each round, for
-    trials that depend on results (the next phase of a composition); the strategy's own
-    rounds come after. `pending_trials` feeds progress bars; `grid_full_runs` and
-    `summary(result)` the result and its JSON.
+    trials that depend on results (the next phase of a composition; the store is at hand
+    for reported curves); the strategy's own rounds come after. `pending_trials` feeds
+    progress bars; `grid_full_runs` and `summary(result)` the result and its JSON.
 
     How it ranks: every view of a study (`tune`'s result, `db show`, `db ls`, `db top`, the
     report) ranks the configurations trained for the study's full budget by
@@ -83,7 +83,7 @@ class Objective:
         return {}
 
     def next_trials(
-        self, plan: Plan, study: StudyRecord, trials: Sequence[TrialRecord]
+        self, plan: Plan, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
     ) -> list[dict[str, Any]]:
         """Trial rows to queue after a round, given every trial so far ([]: none)."""
         return []

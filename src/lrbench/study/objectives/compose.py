@@ -79,7 +79,7 @@ class MultiPolicy(Objective):
         return forks(trials, self._ends(plan), directory)
 
     def next_trials(
-        self, plan: Any, study: StudyRecord, trials: Sequence[TrialRecord]
+        self, plan: Any, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
     ) -> list[dict[str, Any]]:
         return next_phase_rows(
             trials,

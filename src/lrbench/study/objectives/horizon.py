@@ -18,7 +18,7 @@ from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError
 from lrbench.scaling import HorizonLaw, fit_horizon_law
 from lrbench.search import Candidate, family_of, make_strategy
-from lrbench.store import StudyRecord, TrialRecord, TrialStatus
+from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives._base import Objective, register_objective
 from lrbench.study.objectives.compose import stored_candidates
 
@@ -94,7 +94,7 @@ class HorizonTransfer(Objective):
         return configurations * short + families * self.final_runs
 
     def next_trials(
-        self, plan: Any, study: StudyRecord, trials: Sequence[TrialRecord]
+        self, plan: Any, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
     ) -> list[dict[str, Any]]:
         if self._finals_queued(plan, trials) or not self._sweeps_done(plan, trials):
             return []
