@@ -9,6 +9,8 @@ import pytest
 from lrbench import ConfigError
 from lrbench.cli.main import main
 from lrbench.study import HorizonTransfer, StudyConfig, tune
+from lrbench.tasks import load_task
+from lrbench.trial import Trial
 
 # A task whose final loss is a parabola in ln LR around 0.5 * T^-0.3 (T: its budget), so the
 # law's exponent and the full run's best LR are known exactly.
@@ -106,3 +108,31 @@ def test_the_command_line_and_a_study_file_take_fractions(
     assert f"predicted LR {0.5 * 1600**-0.3:.3g}" in shown
     assert main(["tune", "--config", str(study), "--horizons", "1/8,x", "--db", db]) == 2
     assert "`--horizons` must be fractions of the budget such as" in capsys.readouterr().err
+
+
+def test_branching_cools_each_horizon_down_from_one_stable_run(tmp_path: Path) -> None:
+    branched = StudyConfig(
+        task="digits-mlp",
+        policies=("wsd",),
+        lr_min=0.05,
+        lr_max=0.5,
+        trials=2,
+        total_steps=160,
+        objective=HorizonTransfer(horizons=(1 / 8, 1 / 4), branch=True),
+    )
+    db = f"sqlite:///{tmp_path / 'branch.db'}"
+    result = tune(branched, name="branched", db=db)
+    stables = [t for t in result.trials if t.family == "warmup"]
+    branches = [t for t in result.trials if t.family == "wsd" and t.total_steps < 160]
+    assert [t.total_steps for t in stables] == [32, 32]  # to the last cooldown's start
+    assert sorted((t.total_steps, t.cost_steps) for t in branches) == [(20, 4)] * 2 + [(40, 8)] * 2
+    (final,) = [t for t in result.trials if t.total_steps == 160]
+    assert final.family == "wsd" and "decay_steps=32" in final.policy
+    assert result.full_runs == pytest.approx((2 * 32 + 2 * (4 + 8) + 160) / 160)
+    # a branch ends where the same schedule trained from step 0 ends
+    branch = next(t for t in branches if t.total_steps == 40)
+    task = load_task("digits-mlp", {})
+    alone = task.function(
+        Trial(policy=branch.policy, total_steps=40, seed=branch.seed, params=task.params)
+    )
+    assert alone["accuracy"] == pytest.approx(branch.metrics["accuracy"])

@@ -215,6 +215,12 @@ def tune_command(
             "--final-runs", help="horizon: full runs per family: 1 (the prediction) or 3."
         ),
     ] = 1,
+    branch: Annotated[
+        bool,
+        typer.Option(
+            "--branch", help="horizon: cool each horizon down from one stable run per LR (WSD)."
+        ),
+    ] = False,
     fit_fraction: Annotated[
         float,
         typer.Option("--fit-fraction", help="schedule: the two fit runs' share of the budget."),
@@ -277,7 +283,9 @@ def tune_command(
             fit_fraction=options["fit_fraction"], train_top=options["train_top"]
         ),
         "horizon": HorizonTransfer(
-            horizons=_fractions(options["horizons"]), final_runs=options["final_runs"]
+            horizons=_fractions(options["horizons"]),
+            final_runs=options["final_runs"],
+            branch=options["branch"],
         ),
     }
     config = StudyConfig(

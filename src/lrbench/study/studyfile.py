@@ -120,6 +120,7 @@ STUDY_FILE_KEYS: dict[str, Callable[[str, Any], Any]] = {
     "max_cost": _number(float),
     "horizons": _fraction_list,
     "final_runs": _number(int),
+    "branch": _flag,
     "fit_fraction": _number(float),
     "train_top": _number(int),
     "phases": _number(int),

@@ -5,6 +5,13 @@ Each configuration the strategy proposes trains at a few short horizons (by defa
 law LR*(D) = B D^-beta across them (`lrbench.scaling`) predict the best LR at the full
 budget, and only that LR (or, with `final_runs=3`, also the ends of its near-optimal band)
 trains in full. The short runs stay out of the ranking: only full-budget trials are ranked.
+
+With `branch=True` the sweeps cost less (Hagele et al. 2024's WSD branching): per LR, one
+stable run at a constant LR (after warmup) saves its state where each horizon's cooldown
+starts, and each horizon's run is a WSD schedule whose last `COOLDOWN` of steps decay
+linearly to 0, forked from that state. The law is then fitted on WSD runs, and the full run
+is a WSD run too. A task without checkpoint support trains each branch from step 0: the
+same result at the cost of separate runs.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from lrbench._files import checkpoint_path
 from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError
+from lrbench.policies import parse
 from lrbench.scaling import HorizonLaw, fit_horizon_law
 from lrbench.search import Candidate, family_of, make_strategy
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
@@ -23,6 +32,11 @@ from lrbench.study.objectives._base import Objective, register_objective
 from lrbench.study.objectives.compose import stored_candidates
 
 __all__ = ["HorizonTransfer", "fitted_laws"]
+
+#: The share of each branched run spent cooling down (10-20% matches cosine: Hagele et al.).
+COOLDOWN = 0.2
+#: The family of a branching study's stable runs, which are not sweep points themselves.
+STABLE = "warmup"
 
 #: The short horizons swept by default, as fractions of the budget (Bjorck et al. 2024 fit
 #: their law over horizons an order of magnitude apart).
@@ -37,10 +51,12 @@ class HorizonTransfer(Objective):
     Attributes:
         horizons: The short horizons, as fractions of the budget, each in (0, 1).
         final_runs: Full runs per family: 1 (the predicted LR) or 3 (also its band's ends).
+        branch: Branch every horizon's WSD cooldown off one stable run per LR.
     """
 
     horizons: tuple[float, ...] = DEFAULT_HORIZONS
     final_runs: int = 1
+    branch: bool = False
 
     name = "horizon"
     stored_name = "horizon-transfer"
@@ -52,7 +68,11 @@ class HorizonTransfer(Objective):
         object.__setattr__(self, "horizons", tuple(float(h) for h in self.horizons))
 
     def options(self) -> dict[str, Any]:
-        return {"horizons": list(self.horizons), "final_runs": self.final_runs}
+        return {
+            "horizons": list(self.horizons),
+            "final_runs": self.final_runs,
+            "branch": self.branch,
+        }
 
     def validate(self, config: Any) -> None:
         if not self.horizons or any(not 0.0 < h < 1.0 for h in self.horizons):
@@ -84,18 +104,58 @@ class HorizonTransfer(Objective):
             )
         swept = [c for c in candidates if c.origin != "baseline"]
         baselines = [c for c in candidates if c.origin == "baseline"]
-        rows = [row for s in steps for row in plan.trial_rows(swept, total_steps=s)]
+        if self.branch:
+            stable_end = _cooldown_start(steps[-1])
+            rows = plan.trial_rows(
+                [
+                    Candidate(STABLE, lr, "stable", _stable_policy(lr, steps[0]))
+                    for lr in sorted({c.lr for c in swept})
+                ],
+                total_steps=stable_end,
+            )
+        else:
+            rows = [row for s in steps for row in plan.trial_rows(swept, total_steps=s)]
         return rows + plan.trial_rows(baselines)
 
     def expected_runs(self, plan: Any, configurations: int) -> float:
-        """Every configuration at each short horizon, and the final runs of each family."""
-        short = sum(self.short_steps(plan.total_steps)) / plan.total_steps
-        families = max(1, len(plan.config.policies))
+        """Every configuration at each short horizon (branched: the stable run and the
+        cooldowns), and the final runs of each family."""
+        steps = self.short_steps(plan.total_steps)
+        short = sum(steps) / plan.total_steps
+        families = 1 if self.branch else max(1, len(plan.config.policies))
+        if self.branch:
+            cooldowns = sum(s - _cooldown_start(s) for s in steps)
+            short = (_cooldown_start(steps[-1]) + cooldowns) / plan.total_steps
         return configurations * short + families * self.final_runs
+
+    def job_settings(
+        self, plan: Any, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
+    ) -> dict[int, dict[str, Any]]:
+        """Branching: where stable runs save their state, and which state each branch loads."""
+        if not self.branch:
+            return {}
+        directory = str(store.artifact_dir(study.name) / "checkpoints")
+        starts = tuple(_cooldown_start(s) for s in self.short_steps(plan.total_steps))
+        stables = {(t.lr, t.seed): t for t in trials if t.family == STABLE}
+        found: dict[int, dict[str, Any]] = {}
+        for trial in trials:
+            if trial.family == STABLE:
+                found[trial.id] = {"checkpoint_dir": directory, "checkpoint_steps": starts}
+                continue
+            stable = stables.get((trial.lr, trial.seed))
+            if stable is None or trial.total_steps >= plan.total_steps:
+                continue
+            start = _cooldown_start(trial.total_steps)
+            path = checkpoint_path(directory, stable.id, start)
+            if path.exists():
+                found[trial.id] = {"start_step": start, "resume_from": str(path)}
+        return found
 
     def next_trials(
         self, plan: Any, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
     ) -> list[dict[str, Any]]:
+        if self.branch and not any(t.family == "wsd" for t in trials):
+            return self._branch_rows(plan, trials)
         if self._finals_queued(plan, trials) or not self._sweeps_done(plan, trials):
             return []
         templates = {
@@ -103,8 +163,14 @@ class HorizonTransfer(Objective):
             for c in stored_candidates(study)
             if c.origin != "baseline"
         }
+        if self.branch:
+            templates = {"wsd": _wsd_template(plan.total_steps)}
         laws = fitted_laws(
-            trials, metric=plan.metric, mode=plan.direction, total_steps=plan.total_steps
+            trials,
+            metric=plan.metric,
+            mode=plan.direction,
+            total_steps=plan.total_steps,
+            helpers=(STABLE,) if self.branch else (),
         )
         rows: list[dict[str, Any]] = []
         for family, law in laws.items():
@@ -112,6 +178,29 @@ class HorizonTransfer(Objective):
                 continue
             for lr in self._final_lrs(plan, law):
                 rows += plan.trial_rows([Candidate(templates[family], lr, "horizon")])
+        return rows
+
+    def _branch_rows(self, plan: Any, trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+        """Each horizon's WSD run, for each stable run that ended (once all have)."""
+        stables = [t for t in trials if t.family == STABLE]
+        if not stables or not all(t.status.finished for t in stables):
+            return []
+        steps = self.short_steps(plan.total_steps)
+        rows = []
+        for stable in stables:
+            if stable.status is not TrialStatus.complete:
+                continue  # diverged or failed: nothing to branch from, no point at this LR
+            for horizon in steps:
+                policy = _branch_policy(stable.lr, horizon, steps[0])
+                rows.append(
+                    {
+                        "policy": policy,
+                        "family": "wsd",
+                        "lr": stable.lr,
+                        "seed": stable.seed,
+                        "total_steps": horizon,
+                    }
+                )
         return rows
 
     def _final_lrs(self, plan: Any, law: HorizonLaw) -> list[float]:
@@ -124,7 +213,7 @@ class HorizonTransfer(Objective):
         return [float(f"{min(max(lr, lr_min), lr_max):.3g}") for lr in chosen]
 
     def _sweeps_done(self, plan: Any, trials: Sequence[TrialRecord]) -> bool:
-        short = [t for t in trials if t.total_steps < plan.total_steps]
+        short = [t for t in trials if t.total_steps < plan.total_steps and t.family != STABLE]
         return bool(short) and all(t.status.finished for t in short)
 
     def _finals_queued(self, plan: Any, trials: Sequence[TrialRecord]) -> bool:
@@ -135,6 +224,8 @@ class HorizonTransfer(Objective):
         if self._finals_queued(plan, trials):
             return 0
         families = {c.template for c in stored_candidates(study) if c.origin != "baseline"}
+        if self.branch:
+            families = {"wsd"}
         return len(families) * self.final_runs * plan.config.seeds
 
     def grid_full_runs(self, result: Any) -> int:
@@ -146,7 +237,11 @@ class HorizonTransfer(Objective):
         """Per family: the fitted law, each short horizon's optimum, the prediction."""
         study = result.study
         laws = fitted_laws(
-            result.trials, metric=study.metric, mode=study.mode, total_steps=study.budget
+            result.trials,
+            metric=study.metric,
+            mode=study.mode,
+            total_steps=study.budget,
+            helpers=(STABLE,) if self.branch else (),
         )
         found: dict[str, Any] = {}
         for family, law in laws.items():
@@ -169,14 +264,21 @@ class HorizonTransfer(Objective):
 
 
 def fitted_laws(
-    trials: Sequence[TrialRecord], *, metric: str, mode: str | Direction, total_steps: int
+    trials: Sequence[TrialRecord],
+    *,
+    metric: str,
+    mode: str | Direction,
+    total_steps: int,
+    helpers: Sequence[str] = (),
 ) -> dict[str, HorizonLaw | str]:
-    """Per policy family, the horizon law over the sweeps of a study's trials shorter than
-    `total_steps`, or why there is none (every run at each horizon diverged, say)."""
+    """Per policy family (but the `helpers`, such as branching's stable runs), the horizon
+    law over the sweeps of a study's trials shorter than `total_steps`, or why there is none
+    (every run at each horizon diverged, say)."""
+    ended = (TrialStatus.complete, TrialStatus.diverged)
     short = [
         t
         for t in trials
-        if t.total_steps < total_steps and t.status in (TrialStatus.complete, TrialStatus.diverged)
+        if t.total_steps < total_steps and t.family not in helpers and t.status in ended
     ]
     laws: dict[str, HorizonLaw | str] = {}
     for family in sorted({t.family for t in short}):
@@ -184,8 +286,8 @@ def fitted_laws(
         for trial in (t for t in short if t.family == family):
             lrs, values = sweeps.setdefault(float(trial.total_steps), ([], []))
             lrs.append(trial.lr)
-            ended = trial.status is TrialStatus.complete
-            values.append(trial.metrics.get(metric, math.nan) if ended else math.nan)
+            complete = trial.status is TrialStatus.complete
+            values.append(trial.metrics.get(metric, math.nan) if complete else math.nan)
         usable = {h: s for h, s in sweeps.items() if _locates_optimum(s)}
         if not usable:
             laws[family] = "no short horizon had finite results at 2 or more LRs"
@@ -197,3 +299,32 @@ def fitted_laws(
 def _locates_optimum(sweep: tuple[list[float], list[float]]) -> bool:
     lrs, values = sweep
     return len({lr for lr, v in zip(lrs, values, strict=True) if math.isfinite(v)}) >= 2
+
+
+def _cooldown_start(horizon: int) -> int:
+    """Where a branched run of `horizon` steps leaves the stable phase."""
+    return max(1, horizon - max(1, round(COOLDOWN * horizon)))
+
+
+def _warmup_steps(shortest: int) -> int:
+    """One warmup for every branch: 3% of the shortest horizon (shorter than its stable part)."""
+    return max(1, min(round(0.03 * shortest), _cooldown_start(shortest) - 1))
+
+
+def _stable_policy(lr: float, shortest: int) -> str:
+    return str(parse(f"warmup(policy=fixed(lr={lr!r}),warmup_steps={_warmup_steps(shortest)})"))
+
+
+def _branch_policy(lr: float, horizon: int, shortest: int) -> str:
+    decay = horizon - _cooldown_start(horizon)
+    warmup = _warmup_steps(shortest)
+    return str(
+        parse(f"wsd(lr={lr!r},total_steps={horizon},warmup_steps={warmup},decay_steps={decay})")
+    )
+
+
+def _wsd_template(total_steps: int) -> str:
+    """The full run's WSD schedule, cooling down over its last `COOLDOWN` as the branches."""
+    warmup = max(1, round(0.03 * total_steps))
+    decay = total_steps - _cooldown_start(total_steps)
+    return f"wsd(lr={{lr}},total_steps={{total_steps}},warmup_steps={warmup},decay_steps={decay})"
