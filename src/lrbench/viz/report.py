@@ -19,8 +19,9 @@ from matplotlib.figure import Figure
 
 from lrbench.evaluate import Direction
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
-from lrbench.study.objectives import objective_of_study
-from lrbench.study.result import ProxyAgreement, proxy_agreement
+from lrbench.study.objectives import HorizonTransfer, PredictedSchedules, objective_of_study
+from lrbench.study.objectives.horizon import STABLE, fitted_laws
+from lrbench.study.result import ProxyAgreement, StudyResult, proxy_agreement
 from lrbench.viz import data as viz_data
 from lrbench.viz import figures
 
@@ -198,15 +199,80 @@ def _study_context(
         "mode": study.mode,
         "recommendation": recommendation(study, leaderboard, trials),
         "proxy": [_proxy_sentence(found) for found in proxy_agreement(trials)],
+        "horizon": _horizon_lines(study, trials),
+        "schedules": _schedule_rows(study, leaderboard, trials),
         "config": _config_rows(study),
         "rows": rows,
-        "figures": _study_figures(store, study, leaderboard),
+        "figures": _study_figures(store, study, leaderboard) + _horizon_figures(study, trials),
         "best_policy": best.policy if best else None,
         "best_value_text": f"{best.mean:.4g}" if best else "—",
         "best_value_sort": best.mean if best else 0.0,
         "trial_count": len(trials),
         "cost_steps": sum(t.cost_steps for t in trials),
     }
+
+
+def _horizon_laws(study: StudyRecord, trials: Sequence[TrialRecord]) -> dict[str, Any]:
+    """A horizon study's laws by family ({} for other objectives)."""
+    method = objective_of_study(study)
+    if not isinstance(method, HorizonTransfer) or study.budget is None:
+        return {}
+    return fitted_laws(
+        trials,
+        metric=study.metric,
+        mode=study.mode,
+        total_steps=study.budget,
+        helpers=(STABLE,) if method.branch else (),
+    )
+
+
+def _horizon_lines(study: StudyRecord, trials: Sequence[TrialRecord]) -> list[str]:
+    lines = []
+    for family, law in _horizon_laws(study, trials).items():
+        if isinstance(law, str):
+            lines.append(f"Horizon law, {family}: {law}.")
+            continue
+        found = law.predict(float(study.budget or 1))
+        lines.append(
+            f"Horizon law, {family}: {law.describe()}. At {study.budget} steps it predicts "
+            f"LR {found.lr:.3g} ({law.confidence:.0%} interval {found.low:.3g} .. "
+            f"{found.high:.3g}), the LR the full run trained at."
+        )
+    return lines
+
+
+def _horizon_figures(study: StudyRecord, trials: Sequence[TrialRecord]) -> list[dict[str, str]]:
+    return [
+        {
+            "title": f"Best LR against training horizon, {family}: the fit and its prediction",
+            "png": _png(figures.horizon_law_figure(law, [float(study.budget or 1)])),
+        }
+        for family, law in _horizon_laws(study, trials).items()
+        if not isinstance(law, str)
+    ]
+
+
+def _schedule_rows(
+    study: StudyRecord, leaderboard: list[PolicyScore], trials: Sequence[TrialRecord]
+) -> list[dict[str, str]]:
+    """A schedule study's predictions, with the measured result where one trained in full."""
+    method = objective_of_study(study)
+    if not isinstance(method, PredictedSchedules):
+        return []
+    summary = method.summary(
+        StudyResult(study=study, leaderboard=leaderboard, trials=list(trials))
+    )
+    rows = []
+    for row in (summary or {}).get("predictions", []):
+        rows.append(
+            {
+                "policy": row["policy"],
+                "predicted": "—" if row["loss"] is None else f"{row['loss']:.4g}",
+                "measured": "—" if row["measured"] is None else f"{row['measured']:.4g}",
+                "note": row["refused"] and f"not predicted: {row['refused']}",
+            }
+        )
+    return rows
 
 
 def _proxy_sentence(found: ProxyAgreement) -> str:
