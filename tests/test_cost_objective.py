@@ -11,6 +11,7 @@ import pytest
 import lrbench
 from lrbench import ConfigError
 from lrbench.execution.halving import Halving
+from lrbench.search.bracket import bracket_steps
 from lrbench.store import Store, TrialStatus
 from lrbench.study import CostEffective, MultiPolicy, StudyConfig, default_study_name, tune
 
@@ -122,12 +123,45 @@ def test_bracket_searches_the_range_test_range(tmp_path: Path) -> None:
     )
     result = tune(config, db=f"sqlite:///{tmp_path / 'b.db'}")
     bracket = result.study.config["bracket"]
-    lowest = lrbench.range_test("digits-mlp", lr_min=1e-5, lr_max=100.0).range[1]
-    assert bracket["lr_min"] == pytest.approx(lowest / 10)
+    # a quarter of the 300-step run (fewer where the sweep diverged before its end)
+    assert 30 < result.range_test_steps == bracket["steps"] <= 75
+    sweep = lrbench.range_test("digits-mlp", lr_min=1e-5, lr_max=100.0, steps=75)
+    lowest = sweep.range[1]
+    assert bracket["lowest_loss_lr"] == pytest.approx(lowest)
+    assert bracket["lr_min"] == pytest.approx(lowest / 3)
     assert bracket["lr_max"] == pytest.approx(lowest * 3)
     assert all(bracket["lr_min"] <= t.lr <= bracket["lr_max"] for t in result.trials)
-    assert result.range_test_steps == bracket["steps"] > 0
     assert result.full_runs == pytest.approx((result.cost_steps + bracket["steps"]) / 300)
+
+
+@pytest.mark.parametrize(("trials", "ratios"), [(1, [1.0]), (2, [3**-0.5, 3**0.5])])
+def test_a_bracketed_grid_sits_at_the_centres_of_the_brackets_bins(
+    tmp_path: Path, trials: int, ratios: list[float]
+) -> None:
+    config = StudyConfig(
+        task="digits-mlp",
+        policies=("fixed",),
+        lr_min=1e-4,
+        lr_max=100.0,  # wide enough that the bracket is not cut at either end
+        trials=trials,
+        total_steps=40,
+        bracket=True,
+    )
+    result = tune(config, db=f"sqlite:///{tmp_path / 'grid.db'}")
+    lowest = result.study.config["bracket"]["lowest_loss_lr"]
+    assert sorted(t.lr for t in result.trials) == pytest.approx(
+        [lowest * r for r in ratios],
+        rel=5e-3,  # LRs are kept to 3 significant digits
+    )
+
+
+@pytest.mark.parametrize(
+    ("total_steps", "steps"), [(3, 5), (20, 10), (60, 30), (120, 30), (300, 75), (1000, 100)]
+)
+def test_the_range_test_takes_a_quarter_of_a_run_within_readable_bounds(
+    total_steps: int, steps: int
+) -> None:
+    assert bracket_steps(total_steps) == steps
 
 
 def test_bracket_on_a_budget_shorter_than_a_sweep_still_sweeps(tmp_path: Path) -> None:

@@ -76,3 +76,14 @@ def test_the_simulated_cost_of_asynchronous_halving_matches_its_closed_form() ->
     # steps) unless it is the better one, and then goes on to the end
     assert halving_cost(2, 3, 90) == pytest.approx((1 + 0.5 / 9 + 0.5) / 2, abs=0.03)
     assert halving_cost(9, 3, 90) == pytest.approx(0.41, abs=0.02)  # measured: 3.7 runs
+
+
+def test_a_cap_below_one_configuration_per_family_trains_the_first_families_only(
+    tmp_path: Path,
+) -> None:
+    four = StudyConfig(
+        **{**DIGITS.__dict__, "policies": ("cosine", "fixed", "step", "linear"), "max_cost": 2.0}
+    )
+    result = tune(four, name="first-two", db=db(tmp_path))
+    assert [t.family for t in result.trials] == ["cosine", "fixed"]
+    assert len(result.study.config["origins"]) == 2  # none proposed only to be dropped

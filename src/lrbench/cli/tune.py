@@ -356,6 +356,17 @@ def _print_summary(result: StudyResult) -> None:
         f"{result.grid_full_runs} runs."
     )
     summary = result.to_json()
+    bracket = summary.get("bracket")
+    if bracket:
+        searched = (
+            f"searched {bracket['lr_min']:.3g} .. {bracket['lr_max']:.3g} around its lowest-loss "
+            f"LR {bracket['lowest_loss_lr']:.3g}"
+            if bracket.get("lr_min") is not None and bracket.get("lowest_loss_lr")
+            else f"found no falling loss ({bracket.get('reason', '')}): searched the whole range"
+        )
+        stdout.print(
+            f"Range test ({bracket['steps']} steps): {searched}.", markup=False, highlight=False
+        )
     composed = summary["compose"]
     if composed is not None:
         for kind in ("sequence", "single"):

@@ -21,9 +21,11 @@ def log_grid(lr_min: float, lr_max: float, count: int) -> list[float]:
 
 
 def grid(templates: Sequence[str], lr_min: float, lr_max: float, trials: int) -> list[Candidate]:
-    """Every template x an LR log grid; `trials // len(templates)` values each (at least 1)."""
-    per_template = max(1, trials // len(templates))
-    values = log_grid(lr_min, lr_max, per_template)
+    """Every template x an LR log grid of `trials // len(templates)` values; with fewer
+    trials than templates, the first `trials` templates at one LR each."""
+    if trials < len(templates):
+        templates = templates[: max(1, trials)]
+    values = log_grid(lr_min, lr_max, max(1, trials // len(templates)))
     return [Candidate(t, lr, "grid") for t in templates for lr in values]
 
 

@@ -43,8 +43,8 @@ class StudyConfig:
         baselines: Extra (template, LR) configurations to compare against, e.g. ("cosine", 2e-5).
         objective: The tuning method: `single`, `cost` or `compose` (default options), or an
             objective with its options, e.g. `CostEffective(halving_rate=4)`.
-        bracket: Run the LR range test first and search from a tenth to three times the LR
-            where its loss was lowest.
+        bracket: Run a short LR range test first and search from a third to three times the
+            LR where its loss was lowest (`lrbench.search.bracket`).
         max_cost: The most the study may spend, in full runs (one run: `total_steps` updates),
             range test, seeds and baselines included. The strategy proposes only the
             configurations that fit (at the objective's expected cost of one), and no trial
