@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import settings
+
+from lrbench.store import Store, TaskInfo, TrialStatus
 
 # Nothing is downloaded: models load from local directories and wheels.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,6 +31,48 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-9) -
             f"first mismatch at step {step}: got {actual[step]!r}, expected {expected[step]!r} "
             f"({int(bad.sum())} of {bad.size} steps differ)"
         )
+
+
+def store_sweeps(
+    store: Store,
+    task: str,
+    sweeps: Mapping[tuple[str, int], Sequence[float]],
+    loss: Callable[[float, int], float | None],
+) -> None:
+    """Finished grid studies named FAMILY-HORIZON of one task, one per (family, horizon) of
+    `sweeps` (their LRs): each trial's `val_loss` is `loss(lr, horizon)`, None for a
+    diverged run."""
+    record = store.task(TaskInfo(name=task, optimizer="adamw"))
+    for (family, horizon), lrs in sweeps.items():
+        study = store.create_study(
+            name=f"{family}-{horizon}",
+            task=record,
+            objective="single-policy",
+            metric="val_loss",
+            mode="min",
+            strategy="grid",
+            config={},
+            trials=[
+                {
+                    "policy": f"{family}(lr={lr})",
+                    "family": family,
+                    "lr": lr,
+                    "seed": 0,
+                    "total_steps": horizon,
+                }
+                for lr in lrs
+            ],
+        )
+        for trial in store.trials(study.id):
+            store.start_trial(trial.id)
+            value = loss(trial.lr, horizon)
+            store.finish_trial(
+                trial.id,
+                TrialStatus.diverged if value is None else TrialStatus.complete,
+                metrics={} if value is None else {"val_loss": value},
+                cost_steps=horizon,
+                cost_seconds=1.0,
+            )
 
 
 @pytest.fixture(autouse=True, scope="session")

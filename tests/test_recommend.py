@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import store_sweeps
 
 from lrbench import ConfigError
 from lrbench.recommend import recommend, starting_points
@@ -148,39 +149,12 @@ def test_recommend_command_json_and_bad_counts(tmp_path: Path) -> None:
 
 def test_sweeps_at_several_horizons_predict_the_lr_for_the_tasks_budget(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'horizons.db'}")
-    task = store.task(TaskInfo(name="lm-like", optimizer="adamw"))
     grid = [1e-3 * 10 ** (i / 3) for i in range(7)]
-    for horizon in (100, 200, 400):
-        best = 0.2 * horizon**-0.25
-        study = store.create_study(
-            name=f"lm-{horizon}",
-            task=task,
-            objective="single-policy",
-            metric="val_loss",
-            mode="min",
-            strategy="grid",
-            config={},
-            trials=[
-                {
-                    "policy": f"cosine(lr={lr})",
-                    "family": "cosine",
-                    "lr": lr,
-                    "seed": 0,
-                    "total_steps": horizon,
-                }
-                for lr in grid
-            ],
-        )
-        for trial in store.trials(study.id):
-            store.start_trial(trial.id)
-            loss = 3.0 + (math.log(trial.lr) - math.log(best)) ** 2
-            store.finish_trial(
-                trial.id,
-                TrialStatus.complete,
-                metrics={"val_loss": loss},
-                cost_steps=horizon,
-                cost_seconds=1.0,
-            )
+
+    def loss(lr: float, horizon: int) -> float:
+        return 3.0 + (math.log(lr) - math.log(0.2 * horizon**-0.25)) ** 2
+
+    store_sweeps(store, "lm-like", {("cosine", h): grid for h in (100, 200, 400)}, loss)
     advice = recommend(store, TaskInfo(name="lm-like", optimizer="adamw", horizon=1600))
     assert advice.basis == "horizon law" and advice.family == "cosine"
     assert advice.lr == pytest.approx(0.2 * 1600**-0.25, rel=1e-6)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import store_sweeps
 
 from lrbench.cli.main import main
-from lrbench.store import Store, TaskInfo, TrialStatus
+from lrbench.store import Store
 
 GRID = [float(lr) for lr in np.geomspace(1e-3, 1e-1, 7)]
 
@@ -24,41 +25,15 @@ def loss(lr: float, horizon: float) -> float:
 
 
 def store_with_sweeps(path: Path, horizons: list[int]) -> str:
-    """Cosine studies of one task at each horizon, plus a fixed-LR study at the first one."""
+    """Cosine studies of one task at each horizon (the top LR diverged at the longest), plus
+    a fixed-LR study at the first one."""
     url = f"sqlite:///{path / 'sweeps.db'}"
-    store = Store(url)
-    task = store.task(TaskInfo(name="charlm-like"))
-    for horizon, family in [(h, "cosine") for h in horizons] + [(horizons[0], "fixed")]:
-        rows = [
-            {
-                "policy": f"{family}(lr={lr})",
-                "family": family,
-                "lr": lr,
-                "seed": 0,
-                "total_steps": horizon,
-            }
-            for lr in GRID
-        ]
-        study = store.create_study(
-            name=f"{family}-{horizon}",
-            task=task,
-            objective="single-policy",
-            metric="val_loss",
-            mode="min",
-            strategy="grid",
-            config={},
-            trials=rows,
-        )
-        for trial in store.trials(study.id):
-            store.start_trial(trial.id)
-            diverged = trial.lr == GRID[0] and horizon == horizons[-1]
-            store.finish_trial(
-                trial.id,
-                TrialStatus.diverged if diverged else TrialStatus.complete,
-                metrics={} if diverged else {"val_loss": loss(trial.lr, horizon)},
-                cost_steps=horizon,
-                cost_seconds=1.0,
-            )
+    sweeps = {("cosine", h): GRID for h in horizons} | {("fixed", horizons[0]): GRID}
+
+    def value(lr: float, horizon: int) -> float | None:
+        return None if (lr, horizon) == (GRID[0], horizons[-1]) else loss(lr, horizon)
+
+    store_sweeps(Store(url), "charlm-like", sweeps, value)
     return url
 
 

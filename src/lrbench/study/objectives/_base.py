@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lrbench._registry import Registry
+from lrbench.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from lrbench.search import Candidate
@@ -20,6 +21,7 @@ __all__ = [
     "make_objective",
     "objective_names",
     "objective_of_study",
+    "refuse_adaptive_strategy",
     "register_objective",
 ]
 
@@ -111,6 +113,17 @@ class Objective:
 OBJECTIVES: Registry[Objective] = Registry("--objective")
 register_objective = OBJECTIVES.register
 objective_names = OBJECTIVES.names
+
+
+def refuse_adaptive_strategy(config: Any, objective: str, because: str) -> None:
+    """Refuse a strategy that proposes as results come in (Bayesian search) for an objective
+    that needs every candidate up front (`because` says why)."""
+    from lrbench.search import make_strategy
+
+    if make_strategy(config.strategy).adaptive:
+        raise ConfigError(
+            f"`--objective {objective}` {because}: use --strategy grid, random or topk"
+        )
 
 
 def make_objective(objective: str | Objective) -> Objective:

@@ -16,10 +16,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from lrbench.exceptions import ConfigError
-from lrbench.search import Candidate, make_strategy
+from lrbench.search import Candidate
 from lrbench.search.compose import forks, next_phase_rows, phase_ends, phase_rows, phases_left
 from lrbench.store import Store, StudyRecord, TrialRecord
-from lrbench.study.objectives._base import Objective, register_objective
+from lrbench.study.objectives._base import (
+    Objective,
+    refuse_adaptive_strategy,
+    register_objective,
+)
 
 __all__ = ["MultiPolicy", "stored_candidates"]
 
@@ -60,11 +64,7 @@ class MultiPolicy(Objective):
             )
         if self.keep < 1:
             raise ConfigError(f"`--keep` must be >= 1, got {self.keep}")
-        if make_strategy(config.strategy).adaptive:
-            raise ConfigError(
-                "`--objective compose` proposes each phase's candidates up front: use "
-                "--strategy grid, random or topk"
-            )
+        refuse_adaptive_strategy(config, "compose", "proposes each phase's candidates up front")
 
     def _ends(self, plan: Any) -> list[int]:
         return phase_ends(plan.total_steps, self.phases)

@@ -26,9 +26,13 @@ from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError
 from lrbench.policies import parse
 from lrbench.scaling import HorizonLaw, fit_horizon_law
-from lrbench.search import Candidate, family_of, make_strategy
+from lrbench.search import Candidate, family_of
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
-from lrbench.study.objectives._base import Objective, register_objective
+from lrbench.study.objectives._base import (
+    Objective,
+    refuse_adaptive_strategy,
+    register_objective,
+)
 from lrbench.study.objectives.compose import stored_candidates
 
 __all__ = ["HorizonTransfer", "fitted_laws"]
@@ -84,11 +88,9 @@ class HorizonTransfer(Objective):
             raise ConfigError(f"`--horizons` repeats a value: {list(self.horizons)}")
         if self.final_runs not in (1, 3):
             raise ConfigError(f"`--final-runs` must be 1 or 3, got {self.final_runs}")
-        if make_strategy(config.strategy).adaptive:
-            raise ConfigError(
-                "`--objective horizon` sweeps every configuration at each short horizon up "
-                "front: use --strategy grid, random or topk"
-            )
+        refuse_adaptive_strategy(
+            config, "horizon", "sweeps every configuration at each short horizon up front"
+        )
 
     def short_steps(self, total_steps: int) -> list[int]:
         """The short horizons in updates (distinct, at least 1, below the budget)."""

@@ -18,10 +18,14 @@ from typing import Any
 
 from lrbench.exceptions import ConfigError
 from lrbench.scaling import MeasuredCurve, fit_annealing_law, rank_schedules
-from lrbench.search import Candidate, make_policy, make_strategy
+from lrbench.search import Candidate, make_policy
 from lrbench.search.templates import family_of
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
-from lrbench.study.objectives._base import Objective, register_objective
+from lrbench.study.objectives._base import (
+    Objective,
+    refuse_adaptive_strategy,
+    register_objective,
+)
 
 __all__ = ["PredictedSchedules", "candidate_schedules"]
 
@@ -77,11 +81,7 @@ class PredictedSchedules(Objective):
             raise ConfigError(f"`--fit-fraction` must be in (0, 1], got {self.fit_fraction}")
         if self.train_top < 1:
             raise ConfigError(f"`--train-top` must be >= 1, got {self.train_top}")
-        if make_strategy(config.strategy).adaptive:
-            raise ConfigError(
-                "`--objective schedule` fits its law on runs chosen up front: use --strategy "
-                "grid, random or topk"
-            )
+        refuse_adaptive_strategy(config, "schedule", "fits its law on runs chosen up front")
 
     def fit_steps(self, total_steps: int) -> int:
         """The fit runs' length in updates."""
