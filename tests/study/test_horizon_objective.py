@@ -81,6 +81,7 @@ def test_three_final_runs_take_the_ends_of_the_band_and_a_cap_shrinks_the_sweep(
         (HorizonTransfer(horizons=(0.5, 1.5)), r"fractions of the budget in \(0, 1\)"),
         (HorizonTransfer(horizons=(0.25, 0.25)), "repeats a value"),
         (HorizonTransfer(final_runs=2), "`--final-runs` must be 1 or 3"),
+        (HorizonTransfer(branch=True), "give --policies wsd"),
     ],
 )
 def test_bad_options_are_refused(

@@ -91,6 +91,11 @@ class HorizonTransfer(Objective):
         refuse_adaptive_strategy(
             config, "horizon", "sweeps every configuration at each short horizon up front"
         )
+        if self.branch and tuple(config.policies) != ("wsd",):
+            raise ConfigError(
+                "`--branch` sweeps WSD schedules cooled down from one stable run: give "
+                f"--policies wsd (got {','.join(config.policies)})"
+            )
 
     def short_steps(self, total_steps: int) -> list[int]:
         """The short horizons in updates (distinct, at least 1, below the budget)."""
