@@ -33,9 +33,12 @@ if TYPE_CHECKING:  # the study brings torch: imported when a study runs, not for
 HELP = """Tune the LR: train a task under policies x LR values, store every trial, rank them.
 
 Objectives: `single` (best policy for the budget), `cost` (reach --target at the least
-training cost: successive halving stops weak trials early, trials stop at the target) and
-`compose` (the best sequence of policies across --phases training phases).
-Running the same command again resumes the study (finished trials are kept).
+training cost: successive halving stops weak trials early, trials stop at the target),
+`compose` (the best sequence of policies across --phases training phases), `horizon` (sweep
+short runs, predict the full run's LR with LR* = B D^-beta, train it) and `schedule` (fit a
+loss law on two short runs, train only the schedules it ranks best). --max-cost caps any of
+them in full runs. Running the same command again resumes the study (finished trials are
+kept).
 
 Examples:
 
@@ -52,6 +55,12 @@ Examples:
   lrbench tune --task digits-mlp --objective cost --target 0.95 --trials 24 --bracket
 
   lrbench tune --task digits-mlp --objective compose --phases 2 --policies fixed,cosine
+
+  lrbench tune --task digits-mlp --bracket --trials 1 --policies cosine --max-cost 1.5
+
+  lrbench tune --task charlm --objective horizon --policies wsd --branch --total-steps 480
+
+  lrbench tune --task charlm --objective schedule --policies fixed,cosine,step,wsd --bracket
 
   lrbench tune --config study.yaml --trials 4   (a study file; flags given override it)
 
