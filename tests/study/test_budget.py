@@ -36,14 +36,15 @@ def test_a_capped_grid_tries_only_the_configurations_it_can_pay_for(tmp_path: Pa
 def test_seeds_and_the_range_test_count_against_the_cap(tmp_path: Path) -> None:
     bracketed = StudyConfig(**{**DIGITS.__dict__, "seeds": 2, "bracket": True, "max_cost": 5.0})
     result = tune(bracketed, name="bracketed", db=db(tmp_path))
-    # the 30-step range test costs 1 run; 4 runs left pay for 2 configurations x 2 seeds
-    assert result.range_test_steps == 30 and len(result.trials) == 4
-    assert result.full_runs == pytest.approx(5.0)
+    # the range test takes half of a 30-step run; 4.5 runs left pay for 2 configurations x 2
+    # seeds
+    assert result.range_test_steps == 15 and len(result.trials) == 4
+    assert result.full_runs == pytest.approx(4.5)
 
 
 def test_a_cap_that_pays_for_nothing_is_refused_before_any_work(tmp_path: Path) -> None:
-    too_small = StudyConfig(**{**DIGITS.__dict__, "bracket": True, "max_cost": 1.5})
-    with pytest.raises(ConfigError, match=r"`--max-cost` 1.5 full runs does not pay for one "):
+    too_small = StudyConfig(**{**DIGITS.__dict__, "bracket": True, "max_cost": 1.4})
+    with pytest.raises(ConfigError, match=r"`--max-cost` 1.4 full runs does not pay for one "):
         tune(too_small, name="small", db=db(tmp_path))
     assert Store(db(tmp_path)).studies() == []
     for bad in (0.0, -1.0, float("nan"), float("inf")):

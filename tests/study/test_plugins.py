@@ -40,7 +40,7 @@ class _ShortThenFull(Objective):
     def initial_trials(self, plan, candidates):
         return plan.trial_rows(candidates, total_steps=round(self.fraction * plan.total_steps))
 
-    def next_trials(self, plan, study, trials):
+    def next_trials(self, plan, store, study, trials):
         if any(t.total_steps == plan.total_steps for t in trials):
             return []
         best = max(
