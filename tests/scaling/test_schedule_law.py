@@ -14,7 +14,7 @@ from lrbench.scaling.schedule_law import AnnealingLaw
 
 STEPS = 400
 PEAK = 0.01
-TRUE = {"floor": 2.0, "scale": 1.5, "exponent": 0.6, "annealing": 40.0}
+TRUE = {"floor": 2.0, "scale": 1.5, "exponent": 0.6, "annealing": 0.3}
 
 
 def test_areas_by_hand() -> None:
@@ -22,6 +22,8 @@ def test_areas_by_hand() -> None:
     # drops 0, 0, 0.5, 0; momenta 0, 0, 0.5, 0.25
     np.testing.assert_allclose(s1, [1.0, 2.0, 2.5, 3.0])
     np.testing.assert_allclose(s2, [0.0, 0.0, 0.5, 0.75])
+    _, warmed = annealing_areas([0.25, 0.5, 1.0, 1.0], decay=0.5)
+    np.testing.assert_allclose(warmed, [0.0, 0.0, 0.0, 0.0])  # a warmup is not annealing
 
 
 def true_curve(spec: str) -> MeasuredCurve:
@@ -56,7 +58,7 @@ def test_a_fit_on_two_runs_recovers_the_law_and_predicts_unseen_schedules() -> N
 
 
 def test_the_law_is_not_trusted_where_it_is_known_to_fail() -> None:
-    law = AnnealingLaw(2.0, 1.5, 0.6, 40.0, 0.999, peak_lr=PEAK, horizon=STEPS, rmse=0.0)
+    law = AnnealingLaw(2.0, 1.5, 0.6, 0.3, 0.999, peak_lr=PEAK, horizon=STEPS, rmse=0.0)
     ranked = rank_schedules(
         law,
         [

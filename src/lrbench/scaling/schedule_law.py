@@ -7,8 +7,11 @@ Tissue et al. (2024) found that the loss of a run follows
 where S1 is the forward area (the sum of the LRs of steps 1..s) and S2 the annealing area:
 each step's drop in LR, eta_{i-1} - eta_i, feeds a momentum m_i = decay * m_{i-1} + drop, and
 S2 sums the momenta (decay about 0.999, so a decay's benefit arrives over the steps after
-it). Four numbers fitted on the curve of one run (better two: one constant, one decaying)
-predict the final loss of a cosine, WSD, step or one-cycle schedule without training it.
+it). As in the paper, warmup is not annealing: a rise in LR adds nothing to the momentum
+(counted as a negative drop, a 4-step warmup would outweigh a whole cosine decay), and the
+first `SKIPPED_FRACTION` of each fitted curve, where warmup transients rule, is not fitted.
+Four numbers fitted on the curve of one run (better two: one constant, one decaying) predict
+the final loss of a cosine, WSD, step or one-cycle schedule without training it.
 
 Where the law fails, and the guards here:
 - It rewards LR without limit: S1 grows with the peak LR and nothing in the law penalises
@@ -44,6 +47,8 @@ __all__ = [
 
 #: The annealing momentum's decay factor (Tissue et al. 2024 use 0.999).
 ANNEALING_DECAY = 0.999
+#: The early share of a fitted curve left out of the fit.
+SKIPPED_FRACTION = 0.1
 #: A step whose LR is below this fraction of the schedule's peak counts as idle.
 IDLE_LR_FRACTION = 1e-3
 #: The most of its steps a candidate may spend idle and still be predicted.
@@ -57,7 +62,7 @@ def annealing_areas(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(S1, S2) after each step of a schedule whose LR at step i is `lrs[i]`."""
     lr = np.asarray(lrs, dtype=float)
-    drops = np.concatenate([[0.0], lr[:-1] - lr[1:]])
+    drops = np.maximum(np.concatenate([[0.0], lr[:-1] - lr[1:]]), 0.0)
     momentum = np.empty_like(lr)
     carried = 0.0
     for i, drop in enumerate(drops):
@@ -143,7 +148,8 @@ class AnnealingLaw:
 def _law(
     s1: np.ndarray, s2: np.ndarray, floor: float, scale: float, exponent: float, annealing: float
 ) -> np.ndarray:
-    return floor + scale * s1 ** (-exponent) - annealing * s2
+    with np.errstate(over="ignore"):  # a trial exponent the solver rejects may overflow
+        return floor + scale * s1 ** (-exponent) - annealing * s2
 
 
 def fit_annealing_law(
@@ -165,9 +171,10 @@ def fit_annealing_law(
     s1_parts, s2_parts, loss_parts = [], [], []
     for curve in curves:
         s1, s2 = annealing_areas(curve.lrs, decay)
-        s1_parts.append(s1[curve.steps - 1])
-        s2_parts.append(s2[curve.steps - 1])
-        loss_parts.append(curve.losses)
+        kept = curve.steps > SKIPPED_FRACTION * curve.lrs.size
+        s1_parts.append(s1[curve.steps[kept] - 1])
+        s2_parts.append(s2[curve.steps[kept] - 1])
+        loss_parts.append(curve.losses[kept])
     s1, s2, losses = (np.concatenate(p) for p in (s1_parts, s2_parts, loss_parts))
     if losses.size < 5:
         raise ConfigError(f"need 5 or more measured loss points to fit the law, got {losses.size}")
@@ -178,12 +185,27 @@ def fit_annealing_law(
     def residuals(theta: np.ndarray) -> np.ndarray:
         return _law(s1, s2, *theta) - losses
 
-    start = np.array([losses.min() * 0.9, max(losses.max() - losses.min(), 1e-3), 0.5, 0.0])
-    start[1] *= float(np.median(s1)) ** start[2]
+    # A loss (cross-entropy, squared error) has a floor of at least 0; the annealing term
+    # starts where it would explain a tenth of the loss's range.
+    lowest, spread = float(losses.min()), max(float(losses.max() - losses.min()), 1e-3)
+    start = np.array(
+        [
+            max(0.9 * lowest, 0.0) if lowest >= 0 else lowest,
+            spread * float(np.median(s1)) ** 0.5,
+            0.5,
+            0.1 * spread / max(float(s2.max()), 1e-12),
+        ]
+    )
+    # Curves without any decay (constant LRs) say nothing of the annealing term: it stays 0.
+    annealing_max = np.inf if s2.max() > 0 else 1e-12
+    start[3] = min(start[3], annealing_max / 2)
     fit = least_squares(
         residuals,
         start,
-        bounds=([-np.inf, 0.0, 1e-3, 0.0], [np.inf, np.inf, 3.0, np.inf]),
+        bounds=(
+            [0.0 if lowest >= 0 else -np.inf, 0.0, 1e-3, 0.0],
+            [np.inf, np.inf, 3.0, annealing_max],
+        ),
         x_scale="jac",
     )
     floor, scale, exponent, annealing = (float(v) for v in fit.x)

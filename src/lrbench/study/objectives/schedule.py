@@ -1,7 +1,9 @@
 """Predicted schedules: fit the loss law on two short runs, train only what it ranks best.
 
 At each peak LR the strategy proposes, a constant run and a cosine run train for
-`fit_fraction` of the budget; their reported curves fit the annealing law of Tissue et al.
+`fit_fraction` of the budget (default all of it: fitted on a quarter of the budget, the law
+extrapolated to the full one with 10-18x the error on charlm and digits-mlp, see
+docs/benchmarks.md); their reported curves fit the annealing law of Tissue et al.
 (2024) (`lrbench.scaling.schedule_law`), which predicts the final loss of every candidate
 schedule over the full budget: each family in `--policies` at that LR, and WSD with each
 decay shape (linear, sqrt, cosine) and a decay of 10%, 20% or 30% of the budget. Only the
@@ -67,7 +69,7 @@ class PredictedSchedules(Objective):
         train_top: Schedules trained in full, the best predicted first.
     """
 
-    fit_fraction: float = 0.25
+    fit_fraction: float = 1.0
     train_top: int = 1
 
     name = "schedule"
