@@ -12,7 +12,7 @@ from lrbench.exceptions import ConfigError
 from lrbench.scaling.horizon import HorizonLaw, fit_horizon_law
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
 
-__all__ = ["StoredSweeps", "stored_law", "stored_sweeps"]
+__all__ = ["StoredSweeps", "stored_law", "stored_sweeps", "trial_sweeps"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,7 @@ def stored_sweeps(
         if t.status in (TrialStatus.complete, TrialStatus.diverged)
     ]
     by_family = {
-        f: _by_horizon([t for t in ended if t.family == f], first.metric)
+        f: trial_sweeps([t for t in ended if t.family == f], first.metric)
         for f in {t.family for t in ended}
     }
     swept = {f: s for f, s in by_family.items() if s}
@@ -100,9 +100,11 @@ def _study(store: Store, name: str) -> StudyRecord:
     return record
 
 
-def _by_horizon(
+def trial_sweeps(
     trials: Sequence[TrialRecord], metric: str
 ) -> dict[float, tuple[list[float], list[float]]]:
+    """Horizon -> (LRs, final `metric`; NaN for a trial that did not complete) of `trials`,
+    for the horizons with finite results at 2 or more distinct LRs."""
     sweeps: dict[float, tuple[list[float], list[float]]] = {}
     for trial in trials:
         lrs, values = sweeps.setdefault(float(trial.total_steps), ([], []))

@@ -17,7 +17,6 @@ same result at the cost of separate runs.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError
 from lrbench.policies import parse
 from lrbench.scaling import HorizonLaw, fit_horizon_law
+from lrbench.scaling.stored import trial_sweeps
 from lrbench.search import Candidate, family_of
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives._base import (
@@ -289,23 +289,12 @@ def fitted_laws(
     ]
     laws: dict[str, HorizonLaw | str] = {}
     for family in sorted({t.family for t in short}):
-        sweeps: dict[float, tuple[list[float], list[float]]] = {}
-        for trial in (t for t in short if t.family == family):
-            lrs, values = sweeps.setdefault(float(trial.total_steps), ([], []))
-            lrs.append(trial.lr)
-            complete = trial.status is TrialStatus.complete
-            values.append(trial.metrics.get(metric, math.nan) if complete else math.nan)
-        usable = {h: s for h, s in sweeps.items() if _locates_optimum(s)}
+        usable = trial_sweeps([t for t in short if t.family == family], metric)
         if not usable:
             laws[family] = "no short horizon had finite results at 2 or more LRs"
             continue
         laws[family] = fit_horizon_law(usable, mode=mode)
     return laws
-
-
-def _locates_optimum(sweep: tuple[list[float], list[float]]) -> bool:
-    lrs, values = sweep
-    return len({lr for lr, v in zip(lrs, values, strict=True) if math.isfinite(v)}) >= 2
 
 
 def _cooldown_start(horizon: int) -> int:
