@@ -355,12 +355,18 @@ def _grid_step(lrs: Sequence[float]) -> float:
     return float(np.median(gaps)) if gaps.size else 0.0
 
 
-def _means(lrs: Numbers, values: Numbers) -> tuple[list[float], np.ndarray]:
-    """Distinct LRs with a finite result, and the mean result of each."""
+def _finite_by_lr(lrs: Numbers, values: Numbers) -> dict[float, list[float]]:
+    """Each distinct LR's finite results (its seeds)."""
     by_lr: dict[float, list[float]] = {}
     for lr, value in zip(lrs, values, strict=True):
         if math.isfinite(value):
             by_lr.setdefault(float(lr), []).append(float(value))
+    return by_lr
+
+
+def _means(lrs: Numbers, values: Numbers) -> tuple[list[float], np.ndarray]:
+    """Distinct LRs with a finite result, and the mean result of each."""
+    by_lr = _finite_by_lr(lrs, values)
     ordered = sorted(by_lr)
     return ordered, np.array([np.mean(by_lr[lr]) for lr in ordered])
 
@@ -369,10 +375,7 @@ def _noise(lrs: Numbers, values: Numbers, *, mode: str | Direction) -> float | N
     """The standard error of a per-LR mean: from repeated seeds where there are any, else
     from how far the points around the best depart from the fitted parabola; None when
     neither can say (one seed, three points or fewer around the best)."""
-    by_lr: dict[float, list[float]] = {}
-    for lr, value in zip(lrs, values, strict=True):
-        if math.isfinite(value):
-            by_lr.setdefault(float(lr), []).append(float(value))
+    by_lr = _finite_by_lr(lrs, values)
     repeated = [v for v in by_lr.values() if len(v) > 1]
     if repeated:
         pooled = np.mean([np.var(v, ddof=1) for v in repeated])
