@@ -9,6 +9,7 @@ target has one) names the configuration that reached it in the fewest steps.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import random
 from collections.abc import Sequence
@@ -94,10 +95,10 @@ def halving_cost(configurations: int, rate: int, total_steps: int, rungs: int = 
         for _ in range(max(1, configurations)):
             quality = rng.random()
             cost = stops[-1]
-            for rung, seen in enumerate(reached):
-                seen.append(quality)
+            for rung, seen in enumerate(reached):  # each kept in ascending order
+                bisect.insort(seen, quality)
                 keep = max(1, len(seen) // rate)
-                if quality < sorted(seen, reverse=True)[keep - 1]:
+                if quality < seen[-keep]:
                     cost = stops[rung]
                     break
             spent += cost
