@@ -20,7 +20,6 @@ from matplotlib.figure import Figure
 from lrbench.evaluate import Direction
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import HorizonTransfer, PredictedSchedules, objective_of_study
-from lrbench.study.objectives.horizon import STABLE, fitted_laws
 from lrbench.study.result import ProxyAgreement, StudyResult, proxy_agreement
 from lrbench.viz import data as viz_data
 from lrbench.viz import figures
@@ -217,13 +216,7 @@ def _horizon_laws(study: StudyRecord, trials: Sequence[TrialRecord]) -> dict[str
     method = objective_of_study(study)
     if not isinstance(method, HorizonTransfer) or study.budget is None:
         return {}
-    return fitted_laws(
-        trials,
-        metric=study.metric,
-        mode=study.mode,
-        total_steps=study.budget,
-        helpers=(STABLE,) if method.branch else (),
-    )
+    return method.laws(study, trials)
 
 
 def _horizon_lines(study: StudyRecord, trials: Sequence[TrialRecord]) -> list[str]:

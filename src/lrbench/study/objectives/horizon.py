@@ -172,13 +172,7 @@ class HorizonTransfer(Objective):
         }
         if self.branch:
             templates = {"wsd": _wsd_template(plan.total_steps)}
-        laws = fitted_laws(
-            trials,
-            metric=plan.metric,
-            mode=plan.direction,
-            total_steps=plan.total_steps,
-            helpers=(STABLE,) if self.branch else (),
-        )
+        laws = self.laws(study, trials)
         rows: list[dict[str, Any]] = []
         for family, law in laws.items():
             if isinstance(law, str) or family not in templates:
@@ -186,6 +180,18 @@ class HorizonTransfer(Objective):
             for lr in self._final_lrs(plan, law):
                 rows += plan.trial_rows([Candidate(templates[family], lr, "horizon")])
         return rows
+
+    def laws(
+        self, study: StudyRecord, trials: Sequence[TrialRecord]
+    ) -> dict[str, HorizonLaw | str]:
+        """The study's horizon law per family (`fitted_laws`; branching's stable runs left out)."""
+        return fitted_laws(
+            trials,
+            metric=study.metric,
+            mode=study.mode,
+            total_steps=int(study.budget or 0),
+            helpers=(STABLE,) if self.branch else (),
+        )
 
     def _branch_rows(self, plan: Any, trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
         """Each horizon's WSD run, for each stable run that ended (once all have)."""
@@ -243,13 +249,7 @@ class HorizonTransfer(Objective):
     def summary(self, result: Any) -> dict[str, Any]:
         """Per family: the fitted law, each short horizon's optimum, the prediction."""
         study = result.study
-        laws = fitted_laws(
-            result.trials,
-            metric=study.metric,
-            mode=study.mode,
-            total_steps=study.budget,
-            helpers=(STABLE,) if self.branch else (),
-        )
+        laws = self.laws(study, result.trials)
         found: dict[str, Any] = {}
         for family, law in laws.items():
             if isinstance(law, str):
