@@ -242,12 +242,20 @@ def test_the_range_test_restores_a_lora_trainer_bit_for_bit(
     assert by_task.lrs[0] == pytest.approx(1e-5) and len(by_task.lrs) >= 5
 
 
-@pytest.mark.parametrize("optimizer", ["prodigy", "schedule_free"])
+@pytest.mark.parametrize("optimizer", ["prodigy", "dadaptation", "schedule_free"])
 def test_the_tuning_free_optimizers_train_under_the_policy(
     tiny_llama: Path, optimizer: str
 ) -> None:
-    pytest.importorskip({"prodigy": "prodigyopt", "schedule_free": "schedulefree"}[optimizer])
-    policy = {"prodigy": "cosine(lr=1,total_steps=4)", "schedule_free": "fixed(lr=2.5e-3)"}
+    pytest.importorskip(
+        {"prodigy": "prodigyopt", "dadaptation": "dadaptation", "schedule_free": "schedulefree"}[
+            optimizer
+        ]
+    )
+    policy = {
+        "prodigy": "cosine(lr=1,total_steps=4)",
+        "dadaptation": "cosine(lr=1,total_steps=4)",
+        "schedule_free": "fixed(lr=2.5e-3)",
+    }
     metrics, trial = run(
         settings(tiny_llama, optimizer=optimizer), steps=4, policy=policy[optimizer]
     )
@@ -256,7 +264,7 @@ def test_the_tuning_free_optimizers_train_under_the_policy(
 
 def test_an_unknown_optimizer_names_the_valid_ones(tiny_llama: Path) -> None:
     with pytest.raises(
-        ConfigError, match="`optimizer` must be one of adamw, prodigy, schedule_free"
+        ConfigError, match="`optimizer` must be one of adamw, prodigy, dadaptation, schedule_free"
     ):
         run(settings(tiny_llama, optimizer="lion"))
 

@@ -65,3 +65,32 @@ def test_charlm_is_fine_tuning_a_pretrained_model() -> None:
     assert start < 5.0  # far below a random byte model's ln(256) = 5.55: it was pretrained
     assert spec.function(tuned)["val_loss"] < start
     assert tuned.tokens_per_step == 16 * 64
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "policy"),
+    [
+        ("prodigy", "cosine(lr=1,total_steps=80)"),
+        ("dadaptation", "cosine(lr=1,total_steps=80)"),
+        ("schedule_free", "warmup(policy=fixed(lr=0.0025),warmup_steps=4)"),
+    ],
+)
+def test_the_lr_free_optimizers_train_a_from_scratch_task(optimizer: str, policy: str) -> None:
+    pytest.importorskip({"prodigy": "prodigyopt", "dadaptation": "dadaptation"}.get(
+        optimizer, "schedulefree"
+    ))  # fmt: skip
+    # Schedule-Free refuses a step outside its train mode: evaluating three times mid-run
+    # shows the loop switches it back after each evaluation.
+    spec = load_task("digits-mlp", {"optimizer": optimizer, "evaluations": 3})
+    trial = Trial(policy=policy, total_steps=80, params=spec.params)
+    assert spec.function(trial)["accuracy"] > 0.6  # chance: 0.1
+    assert len(trial.history["accuracy"]) >= 3
+
+
+def test_an_unknown_optimizer_of_a_from_scratch_task_names_the_valid_ones() -> None:
+    spec = load_task("digits-mlp", {"optimizer": "lion"})
+    with pytest.raises(
+        ConfigError,
+        match="`optimizer` must be one of sgd, adam, adamw, prodigy, dadaptation, schedule_free",
+    ):
+        spec.function(Trial(policy="fixed(lr=0.1)", total_steps=2, params=spec.params))

@@ -12,12 +12,14 @@ from lrbench.trial import Trial
 
 __all__ = [
     "FINE_TUNING_OPTIMIZERS",
+    "LR_FREE_OPTIMIZERS",
     "OPTIMIZERS",
     "PRECISIONS",
     "check_fine_tuning_optimizer",
     "check_precision",
     "fine_tuning_optimizer",
     "load_state_dicts",
+    "lr_free_optimizer",
     "make_optimizer",
     "state_dicts",
     "train_loop",
@@ -25,20 +27,28 @@ __all__ = [
     "updates_per_epoch",
 ]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+#: Optimizers that claim to need no LR tuning, for comparison (`pip install -e
+#: ".[optimizers]"`): Prodigy, D-Adaptation (Adam) and Schedule-Free AdamW.
+LR_FREE_OPTIMIZERS = ("prodigy", "dadaptation", "schedule_free")
 
-#: The optimizers the Trainer-based tasks take (`--param optimizer=...`): the Trainer's AdamW,
-#: and two that claim to need no LR tuning, for comparison (`pip install -e ".[optimizers]"`).
-FINE_TUNING_OPTIMIZERS = ("adamw", "prodigy", "schedule_free")
-_OPTIMIZER_PACKAGES = {"prodigy": "prodigyopt", "schedule_free": "schedulefree"}
+#: The optimizers the from-scratch tasks take (`--param optimizer=...`).
+OPTIMIZERS = ("sgd", "adam", "adamw", *LR_FREE_OPTIMIZERS)
+
+#: The optimizers the Trainer-based tasks take: the Trainer's AdamW, or one without LR tuning.
+FINE_TUNING_OPTIMIZERS = ("adamw", *LR_FREE_OPTIMIZERS)
+_OPTIMIZER_PACKAGES = {
+    "prodigy": "prodigyopt",
+    "dadaptation": "dadaptation",
+    "schedule_free": "schedulefree",
+}
 
 #: The arithmetic the Trainer-based tasks train in (`--param precision=...`).
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any:
-    """The optimizer named `name` (`sgd` with `params['momentum']`, `adam`, `adamw`), with
-    `params['weight_decay']`; its LR (0 here) is set by the Monitor."""
+    """The optimizer named `name` (`sgd` with `params['momentum']`, `adam`, `adamw`, or one of
+    `LR_FREE_OPTIMIZERS`), with `params['weight_decay']`; its LR is set by the Monitor."""
     import torch
 
     decay = float(params["weight_decay"])
@@ -50,6 +60,8 @@ def make_optimizer(name: str, parameters: Any, params: Mapping[str, Any]) -> Any
         return torch.optim.Adam(parameters, lr=0.0, weight_decay=decay)
     if name == "adamw":
         return torch.optim.AdamW(parameters, lr=0.0, weight_decay=decay)
+    if name in LR_FREE_OPTIMIZERS:
+        return lr_free_optimizer(name, parameters, decay)
     raise ConfigError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
 
 
@@ -98,27 +110,41 @@ def trainer_precision(params: Mapping[str, Any]) -> tuple[bool, bool]:
     return name == "bf16", name == "fp16"
 
 
-def fine_tuning_optimizer(model: Any, params: Mapping[str, Any]) -> Any:
-    """The optimizer of a Trainer-based task's trainable weights, or None for the Trainer's
-    own AdamW (`params['optimizer']`, with `params['weight_decay']`).
+def lr_free_optimizer(name: str, parameters: Any, weight_decay: float) -> Any:
+    """One of `LR_FREE_OPTIMIZERS` over `parameters`, its package checked first.
 
-    `prodigy` (Mishchenko & Defazio, 2023) estimates its own step size: the policy's LR
-    multiplies it (use 1). `schedule_free` is Schedule-Free AdamW (Defazio et al., 2024): the
-    policy's LR is its LR (the package's default is 2.5e-3, constant); the Trainer switches it
-    between its train and eval modes.
+    `prodigy` (Mishchenko & Defazio, 2023) and `dadaptation` (Defazio & Mishchenko, 2023, the
+    Adam variant with decoupled weight decay) estimate their own step size: the policy's LR
+    multiplies it (use 1, with the schedule's shape). `schedule_free` is Schedule-Free AdamW
+    (Defazio et al., 2024): the policy's LR is its LR (the package's default is 2.5e-3,
+    constant after a warmup); it evaluates at an average of its iterates, so the training loop
+    switches it between its train and eval modes.
     """
-    check_fine_tuning_optimizer(params)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    decay = float(params["weight_decay"])
-    if params["optimizer"] == "prodigy":
+    from lrbench._wheels import require
+
+    require((_OPTIMIZER_PACKAGES[name], "optimizers"))
+    if name == "prodigy":
         from prodigyopt import Prodigy
 
-        return Prodigy(trainable, lr=1.0, weight_decay=decay)
-    if params["optimizer"] == "schedule_free":
-        from schedulefree import AdamWScheduleFree
+        return Prodigy(parameters, lr=1.0, weight_decay=weight_decay)
+    if name == "dadaptation":
+        from dadaptation import DAdaptAdam
 
-        return AdamWScheduleFree(trainable, lr=0.0, weight_decay=decay)
-    return None
+        return DAdaptAdam(parameters, lr=1.0, weight_decay=weight_decay, decouple=True)
+    from schedulefree import AdamWScheduleFree
+
+    return AdamWScheduleFree(parameters, lr=0.0, weight_decay=weight_decay)
+
+
+def fine_tuning_optimizer(model: Any, params: Mapping[str, Any]) -> Any:
+    """The optimizer of a Trainer-based task's trainable weights (`params['optimizer']`, with
+    `params['weight_decay']`), or None for the Trainer's own AdamW. The Trainer switches
+    Schedule-Free's train and eval modes itself."""
+    check_fine_tuning_optimizer(params)
+    if params["optimizer"] == "adamw":
+        return None
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return lr_free_optimizer(str(params["optimizer"]), trainable, float(params["weight_decay"]))
 
 
 def state_dicts(objects: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +190,8 @@ def train_loop(
     if trial.resume_state is not None:  # a forked phase of a composed study
         load_state_dicts(state, trial.resume_state)
     monitor = trial.monitor(optimizer)
+    modes = _OptimizerModes(optimizer)
+    modes.train()
     every = max(1, trial.total_steps // evaluations)
     train_loss = math.nan
     for step in range(trial.start_step, trial.total_steps):
@@ -174,7 +202,29 @@ def train_loop(
         monitor.step(loss=loss)
         train_loss = loss.item()
         if (step + 1) % every == 0 or step + 1 == trial.total_steps:
-            trial.report(step + 1, **evaluate(train_loss))
+            modes.eval()
+            metrics = evaluate(train_loss)
+            modes.train()
+            trial.report(step + 1, **metrics)
         if trial.wants_checkpoint(step + 1):
             trial.save_checkpoint(step + 1, state_dicts(state))
     return train_loss
+
+
+class _OptimizerModes:
+    """Switches an optimizer that keeps separate training and evaluation weights
+    (Schedule-Free) between them; a no-op for the others."""
+
+    def __init__(self, optimizer: Any) -> None:
+        self._train = getattr(optimizer, "train", None)
+        self._eval = getattr(optimizer, "eval", None)
+
+    def train(self) -> None:
+        """Put the training weights in the model."""
+        if callable(self._train):
+            self._train()
+
+    def eval(self) -> None:
+        """Put the evaluation weights in the model."""
+        if callable(self._eval):
+            self._eval()
