@@ -75,6 +75,18 @@ def test_three_final_runs_take_the_ends_of_the_band_and_a_cap_shrinks_the_sweep(
     assert len(swept) == 4 and result.full_runs <= 5.0
 
 
+def test_a_cap_below_three_configurations_is_refused_before_any_trial(
+    tmp_path: Path, law_task: str
+) -> None:
+    # each configuration: 1/16 + 1/8 + 1/4 of a run; three of them and the final run: 2.31
+    with pytest.raises(
+        ConfigError,
+        match=r"does not pay for the 3 configurations `--objective horizon` needs: "
+        r"that costs 2.31 runs",
+    ):
+        tune(config(law_task, max_cost=2.0), db=f"sqlite:///{tmp_path / 'h.db'}")
+
+
 @pytest.mark.parametrize(
     ("objective", "message"),
     [
@@ -82,6 +94,7 @@ def test_three_final_runs_take_the_ends_of_the_band_and_a_cap_shrinks_the_sweep(
         (HorizonTransfer(horizons=(0.25, 0.25)), "repeats a value"),
         (HorizonTransfer(final_runs=2), "`--final-runs` must be 1 or 3"),
         (HorizonTransfer(branch=True), "give --policies wsd"),
+        (HorizonTransfer(horizons=(0.001, 0.25)), r"0.001 of 1600 updates is 2 update\(s\)"),
     ],
 )
 def test_bad_options_are_refused(

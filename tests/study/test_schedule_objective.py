@@ -134,3 +134,19 @@ def test_the_command_line_prints_predicted_against_measured(
     shown = capsys.readouterr().out
     assert shown.count("Predicted ") == 2
     assert "The loss law ranked 11 schedules; 2 trained in full." in shown
+
+
+def test_where_no_law_fits_the_best_fit_run_trains_in_full(tmp_path: Path) -> None:
+    path = tmp_path / "final_only.py"
+    path.write_text(  # one report at the end: no curve for the law to fit
+        "def train(trial):\n    return {'loss': 1.0 if 'cosine' in str(trial.policy) else 2.0}\n"
+    )
+    result = tune(
+        config(f"{path}:train", policies=("fixed", "cosine"), trials=2),
+        name="no-law",
+        db=f"sqlite:///{tmp_path / 's.db'}",
+    )
+    laws = result.to_json()["schedule"]["laws"]
+    assert all("error" in law for law in laws.values())
+    (trained,) = [t for t in result.trials if t.total_steps == 400]
+    assert trained.family == "cosine"  # the fit run of the lower loss, now at full length

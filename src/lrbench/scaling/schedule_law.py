@@ -159,7 +159,7 @@ def fit_annealing_law(
 
     Raises:
         ConfigError: no curves, curves of different lengths, fewer than 5 measured points,
-            or non-finite losses.
+            non-finite losses, or a fit that overflowed.
     """
     from scipy.optimize import least_squares
 
@@ -199,15 +199,18 @@ def fit_annealing_law(
     # Curves without any decay (constant LRs) say nothing of the annealing term: it stays 0.
     annealing_max = np.inf if s2.max() > 0 else 1e-12
     start[3] = min(start[3], annealing_max / 2)
-    fit = least_squares(
-        residuals,
-        start,
-        bounds=(
-            [0.0 if lowest >= 0 else -np.inf, 0.0, 1e-3, 0.0],
-            [np.inf, np.inf, 3.0, annealing_max],
-        ),
-        x_scale="jac",
-    )
+    with np.errstate(all="ignore"):  # the solver's trial steps on a degenerate curve overflow
+        fit = least_squares(
+            residuals,
+            start,
+            bounds=(
+                [0.0 if lowest >= 0 else -np.inf, 0.0, 1e-3, 0.0],
+                [np.inf, np.inf, 3.0, annealing_max],
+            ),
+            x_scale="jac",
+        )
+    if not np.all(np.isfinite(fit.fun)) or not np.all(np.isfinite(fit.x)):
+        raise ConfigError("the schedule law could not be fitted to these curves (it overflowed)")
     floor, scale, exponent, annealing = (float(v) for v in fit.x)
     return AnnealingLaw(
         floor=floor,

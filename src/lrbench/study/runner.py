@@ -91,11 +91,18 @@ def _affordable_configurations(plan: Plan, range_test_steps: int) -> int:
         runs = plan.objective.expected_runs(plan, configurations + baselines) * config.seeds
         return runs + range_test_steps / plan.total_steps
 
-    fits = max((n for n in range(1, config.trials + 1) if cost(n) <= config.max_cost), default=0)
+    least = min(plan.objective.min_configurations, config.trials)
+    affordable = range(least, config.trials + 1)
+    fits = max((n for n in affordable if cost(n) <= config.max_cost), default=0)
     if fits == 0:
+        needed = (
+            "one configuration"
+            if least == 1
+            else (f"the {least} configurations `--objective {plan.objective.name}` needs")
+        )
         raise ConfigError(
-            f"`--max-cost` {config.max_cost:g} full runs does not pay for one configuration: "
-            f"that costs {cost(1):.3g} runs here ({config.seeds} seed(s), {baselines} "
+            f"`--max-cost` {config.max_cost:g} full runs does not pay for {needed}: "
+            f"that costs {cost(least):.3g} runs here ({config.seeds} seed(s), {baselines} "
             f"baseline(s), range test {range_test_steps} steps of a {plan.total_steps}-step "
             "run); raise it or ask for less"
         )

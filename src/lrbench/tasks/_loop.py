@@ -3,6 +3,8 @@ cadence, and the checkpoints that let a composed study fork a trained phase."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -130,7 +132,8 @@ def lr_free_optimizer(name: str, parameters: Any, weight_decay: float) -> Any:
     if name == "dadaptation":
         from dadaptation import DAdaptAdam
 
-        return DAdaptAdam(parameters, lr=1.0, weight_decay=weight_decay, decouple=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints that decay is decoupled
+            return DAdaptAdam(parameters, lr=1.0, weight_decay=weight_decay, decouple=True)
     from schedulefree import AdamWScheduleFree
 
     return AdamWScheduleFree(parameters, lr=0.0, weight_decay=weight_decay)
@@ -208,6 +211,7 @@ def train_loop(
             trial.report(step + 1, **metrics)
         if trial.wants_checkpoint(step + 1):
             trial.save_checkpoint(step + 1, state_dicts(state))
+    modes.eval()
     return train_loss
 
 

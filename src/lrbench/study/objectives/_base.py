@@ -61,6 +61,8 @@ class Objective:
     description: ClassVar[str] = ""
     #: Where the objective comes in lists of the objectives (help, error messages).
     listing: int = 100
+    #: The fewest configurations that tell the objective anything (what a cost cap must pay).
+    min_configurations: ClassVar[int] = 1
 
     def options(self) -> dict[str, Any]:
         """The objective's own options, as stored with the study."""

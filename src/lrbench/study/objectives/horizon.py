@@ -63,6 +63,7 @@ class HorizonTransfer(Objective):
     branch: bool = False
 
     name = "horizon"
+    min_configurations = 3  # an optimum in ln LR is read off three LRs or more
     stored_name = "horizon-transfer"
     json_key = "horizon"
     description = "sweep short runs, predict the full run's LR (LR* = B D^-beta), train it"
@@ -108,6 +109,13 @@ class HorizonTransfer(Objective):
             raise ConfigError(
                 f"a budget of {plan.total_steps} updates leaves no short horizon for "
                 f"`--horizons` {list(self.horizons)}: raise --total-steps"
+            )
+        if steps[0] < MIN_HORIZON_STEPS:
+            shortest = min(self.horizons)
+            raise ConfigError(
+                f"`--horizons` {shortest:g} of {plan.total_steps} updates is {steps[0]} "
+                f"update(s); a short horizon needs {MIN_HORIZON_STEPS} or more: raise "
+                "--total-steps or give longer horizons"
             )
         swept = [c for c in candidates if c.origin != "baseline"]
         baselines = [c for c in candidates if c.origin == "baseline"]
@@ -295,6 +303,10 @@ def fitted_laws(
             continue
         laws[family] = fit_horizon_law(usable, mode=mode)
     return laws
+
+
+#: The fewest updates a short horizon may have (a branch needs a stable part and a cooldown).
+MIN_HORIZON_STEPS = 5
 
 
 def _cooldown_start(horizon: int) -> int:

@@ -7,8 +7,9 @@ docs/benchmarks.md); their reported curves fit the annealing law of Tissue et al
 (2024) (`lrbench.scaling.schedule_law`), which predicts the final loss of every candidate
 schedule over the full budget: each family in `--policies` at that LR, and WSD with each
 decay shape (linear, sqrt, cosine) and a decay of 10%, 20% or 30% of the budget. Only the
-`train_top` schedules predicted best are trained in full. The study's JSON and report give
-predicted against measured for every schedule trained in full.
+`train_top` schedules predicted best are trained in full (where no law could be fitted, the
+fit run of the lowest loss is). The study's JSON and report give predicted against measured
+for every schedule trained in full.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class PredictedSchedules(Objective):
             key=lambda p: p["loss"],
         )
         trained = {t.policy for t in trials if t.total_steps == plan.total_steps}
+        if not ranked:  # no law could be fitted: the best fit run is the evidence left
+            return plan.trial_rows(_best_fit_run(plan, self, trials))
         chosen = [p for p in ranked if p["policy"] not in trained][: self.train_top]
         return plan.trial_rows(
             [Candidate(family_of(p["policy"]), p["lr"], "predicted", p["policy"]) for p in chosen]
@@ -157,6 +160,25 @@ def _fits_done(plan: Any, objective: PredictedSchedules, trials: Sequence[TrialR
     steps = objective.fit_steps(plan.total_steps)
     fits = [t for t in trials if t.total_steps == steps and t.family in FIT_TEMPLATES]
     return bool(fits) and all(t.status.finished for t in fits)
+
+
+def _best_fit_run(
+    plan: Any, objective: PredictedSchedules, trials: Sequence[TrialRecord]
+) -> list[Candidate]:
+    """The fit run of the lowest final loss, to train in full (none where the fit runs were
+    full-length already, or all diverged)."""
+    steps = objective.fit_steps(plan.total_steps)
+    finished = [
+        t
+        for t in trials
+        if t.total_steps == steps
+        and t.status is TrialStatus.complete
+        and math.isfinite(t.metrics.get(plan.metric, math.nan))
+    ]
+    if steps == plan.total_steps or not finished:
+        return []
+    best = min(finished, key=lambda t: t.metrics[plan.metric])
+    return [Candidate(best.family, best.lr, "best fit run")]
 
 
 def _predict(
