@@ -12,7 +12,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 EXTRAS_TEST := dev,hf,llm,eval,lightning,postgres,ray,optimizers
 DEMO_DIR ?= demo-output
 
-.PHONY: demo demo-llm test lint bench bench-finetune install clean
+.PHONY: demo demo-llm test lint bench bench-finetune bench-one-run install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,16 @@ bench-finetune: $(VENV)/.installed-test
 	$(PY) bench/lr_finder_bench.py
 	$(PY) bench/recommend_bench.py
 	$(PY) bench/eval_bench.py
+
+# Tuning for the cost of one run (issue 12): where the optimum sits on a short range test,
+# the loss law's predictions, horizon transfer, and the anchors table on every built-in task
+# (hours on 2 cores; resumable: results are kept in bench-output/).
+bench-one-run: $(VENV)/.installed-test
+	$(PIP) install -e ".[$(EXTRAS_TEST),bench]"
+	$(PY) bench/bracket_bench.py
+	$(PY) bench/schedule_law_bench.py
+	$(PY) bench/horizon_bench.py
+	$(PY) bench/anchors_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

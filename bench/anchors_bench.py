@@ -22,8 +22,8 @@ database, so nothing is known in advance); the table gives the means over the re
   2.5e-3, 5% warmup); torch-lr-finder's suggestion (as long a sweep as LRBench++'s bracket),
   then one cosine run; the folklore default (no choosing at all).
 - Optuna alone: TPE over family x log LR, 3 trials; ASHA (successive halving pruner, rate 3,
-  random sampler) capped at 1.5 runs as LRBench++ caps: a trial starts only where its whole
-  run fits in what is left.
+  rungs from 1/9 of the run, random sampler) until 1.5 runs are spent: the trial running when
+  the budget runs out is stopped there, as a pruned trial.
 
 Results are kept in DIR (study databases and a JSON of single runs): running the command again
 resumes instead of training again.
@@ -190,10 +190,16 @@ class Bench:
                 objective = HorizonTransfer(horizons=horizons, branch=True)
                 fields = {**fields, "objective": objective}
             for repeat in range(self.spec["repeats"]):
-                result = self.study(f"{key}-{repeat}", seed=repeat, **fields)
+                try:
+                    result = self.study(f"{key}-{repeat}", seed=repeat, **fields)
+                except lrbench.ConfigError as refused:
+                    print(f"  {key}: refused: {refused}")
+                    break
                 assert result.best is not None, f"{key}: no finished trial"
                 picks.append(self.score(result.best.policy))
                 costs.append(result.full_runs)
+            if not picks:
+                continue
             policy = result.best.policy
             rows.append(
                 (f"LRBench++ {label}", policy, *self.mean_gap(picks), statistics.fmean(costs))
@@ -248,6 +254,7 @@ class Bench:
         it spent (pruned trials count the updates they trained)."""
         resolved = load_task(self.spec["task"], self.spec["params"])
         spent = [0]
+        budget = 3 * self.steps if method == "tpe" else 1.5 * self.steps
         direction = "maximize" if self.mode == "max" else "minimize"
         if method == "tpe":
             study = optuna.create_study(
@@ -270,10 +277,10 @@ class Bench:
             trial.set_user_attr("policy", policy)
 
             def should_prune(step: int, metrics: Any) -> bool:
-                spent[0] += step - trial.user_attrs.get("step", 0)
-                trial.set_user_attr("step", step)
                 if method == "tpe" or self.metric not in metrics:
                     return False
+                if spent[0] + step >= budget and step < self.steps:
+                    return True  # the budget is spent: stopped like a pruned trial
                 trial.report(float(metrics[self.metric]), step)
                 return trial.should_prune()
 
@@ -284,12 +291,11 @@ class Bench:
             except lrbench.TrialPruned as pruned:
                 raise optuna.TrialPruned() from pruned
             except lrbench.Diverged:
-                spent[0] += self.steps  # a diverged run is stopped early; count it in full
                 return UNREACHABLE["max" if self.mode == "min" else "min"]
+            finally:
+                spent[0] += run.cost()["steps"]
 
-        # As LRBench++'s cap: a trial starts only where its whole run would fit in the budget.
-        budget = 3 * self.steps if method == "tpe" else 1.5 * self.steps
-        while spent[0] + self.steps <= budget + 1e-9:
+        while spent[0] < budget - 1e-9:
             study.optimize(objective, n_trials=1)
         return study.best_trial.user_attrs["policy"], spent[0] / self.steps
 

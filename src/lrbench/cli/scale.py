@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from lrbench.scaling import HorizonLaw
 
 app = typer.Typer(
-    help="""Fit how the best LR falls with the training horizon, LR*(D) = B D^-beta, on sweeps
-at several horizons (studies in the store, or a CSV), and predict it for a longer run.
+    help="""Fit how the best LR falls with the training horizon; predict it for a longer run.
+
+The law is LR*(D) = B D^-beta, fitted on sweeps at several horizons (studies in the store,
+or a CSV).
 
 Examples:
 
