@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -71,6 +72,14 @@ def test_the_law_is_not_trusted_where_it_is_known_to_fail() -> None:
     reasons = sorted(p.refused for p in ranked[1:])
     assert re.fullmatch(r"5\d% of its steps at a near-zero LR", reasons[0])
     assert reasons[1] == "peak LR 0.03 above the fitted runs' 0.01"
+
+
+def test_a_prediction_below_the_laws_floor_is_refused() -> None:
+    # a long decay credits more annealing area than the loss has left above its floor
+    law = AnnealingLaw(0.0, 0.5, 0.3, 2.0, 0.999, peak_lr=PEAK, horizon=STEPS, rmse=0.0)
+    (cosine,) = rank_schedules(law, [f"cosine(lr={PEAK},total_steps={STEPS})"])
+    assert re.fullmatch(r"predicted -\d.*, below the law's own floor 0", cosine.refused)
+    assert math.isnan(cosine.loss)
 
 
 def test_curves_it_cannot_fit_are_refused() -> None:

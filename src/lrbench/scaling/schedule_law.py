@@ -142,6 +142,9 @@ class AnnealingLaw:
         idle = float(np.mean(lr < IDLE_LR_FRACTION * peak))
         if idle > MAX_IDLE_FRACTION:
             return f"{idle:.0%} of its steps at a near-zero LR"
+        final = self.final_loss(lr)
+        if final < self.floor:  # annealing credited past what any fitted run measured
+            return f"predicted {final:.3g}, below the law's own floor {self.floor:.3g}"
         return ""
 
 
