@@ -88,6 +88,8 @@ def test_dict_form_with_nested_policies() -> None:
         ("", "empty policy spec"),
         ("[" * 100, "expected a policy name"),
         ("fixed(lr=" + "[" * 100, "nested deeper than 32 levels"),
+        ("step(lr=0.1,gamma=0.5,step_size=" + "9" * 400 + ")", "`step.step_size` must be an"),
+        ("fixed(lr=" + "9" * 5000 + ")", "at column 10: a number of 5000 characters is out of"),
     ],
 )
 def test_bad_specs_raise_one_clear_config_error(spec: str, message: str) -> None:
@@ -95,6 +97,13 @@ def test_bad_specs_raise_one_clear_config_error(spec: str, message: str) -> None
         lrbench.parse(spec)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("metric", ["val/loss", "eval/accuracy", "true", "false", "val-loss"])
+def test_metric_names_as_trainers_log_them_survive_a_round_trip(metric: str) -> None:
+    policy = lrbench.parse(f"plateau(lr=0.1,metric={metric})")
+    assert policy.metric == metric
+    assert lrbench.parse(str(policy)) == policy
 
 
 def test_bad_dicts_and_types() -> None:

@@ -78,7 +78,10 @@ def _fail(policy: str, name: str, value: Any, rule: str) -> ConfigError:
 def _finite(policy: str, name: str, value: Any, rule: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(policy, name, value, rule)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise _fail(policy, name, value, rule) from None
     if not math.isfinite(number):
         raise _fail(policy, name, value, rule)
     return number
@@ -139,6 +142,8 @@ def coerce(policy: str, name: str, spec: Param, value: Any) -> Any:
             return value == "true"
         raise _fail(policy, name, value, rule)
     if kind == "name":
+        if isinstance(value, bool):  # the spec parser reads a bare true/false as a flag
+            value = "true" if value else "false"
         if not isinstance(value, str) or not _NAME.fullmatch(value):
             raise _fail(policy, name, value, rule)
         return value

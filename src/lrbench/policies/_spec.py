@@ -29,7 +29,7 @@ MAX_DEPTH = 32
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w.\-]))
-      | (?P<word>[A-Za-z_0-9][\w.\-]*)
+      | (?P<word>[A-Za-z_0-9][\w.\-/]*)
       | (?P<string>'[^']*'|"[^"]*")
       | (?P<punct>[()\[\],=])
     )""",
@@ -86,7 +86,8 @@ class _Parser:
         self.index = 0
 
     def fail(self, column: int, message: str) -> NoReturn:
-        raise ConfigError(f"malformed policy spec {self.text!r} at column {column}: {message}")
+        shown = repr(self.text) if len(self.text) <= 120 else f"{self.text[:100]!r}..."
+        raise ConfigError(f"malformed policy spec {shown} at column {column}: {message}")
 
     def column(self) -> int:
         if self.index < len(self.tokens):
@@ -134,9 +135,12 @@ class _Parser:
     def value(self, depth: int) -> Any:
         kind, token = self.peek()
         if kind == "number":
+            column = self.column()
             self.index += 1
-            is_int = re.fullmatch(r"[+-]?\d+", token) is not None
-            return int(token) if is_int else float(token)
+            try:
+                return int(token) if re.fullmatch(r"[+-]?\d+", token) else float(token)
+            except ValueError:  # more digits than Python converts
+                self.fail(column, f"a number of {len(token)} characters is out of range")
         if kind == "string":
             self.index += 1
             return token[1:-1]
