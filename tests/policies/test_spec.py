@@ -90,6 +90,19 @@ def test_dict_form_with_nested_policies() -> None:
         ("fixed(lr=" + "[" * 100, "nested deeper than 32 levels"),
         ("step(lr=0.1,gamma=0.5,step_size=" + "9" * 400 + ")", "`step.step_size` must be an"),
         ("fixed(lr=" + "9" * 5000 + ")", "at column 10: a number of 5000 characters is out of"),
+        (
+            "triangle_exp(min_lr=0.001,max_lr=0.1,half_cycle=10,gamma=1.5)",
+            "`triangle_exp.gamma` must be <= 1 (it decays the amplitude; above 1 the wave grows",
+        ),
+        (
+            "sin(min_lr=0.001,max_lr=0.1,half_cycle=1e-300)",
+            "`sin.half_cycle` must be >= 1 step (a wave shorter than a step cannot be sampled)",
+        ),
+        (
+            "one_cycle(max_lr=0.1,total_steps=100,div_factor=1e-300,final_div_factor=1e-300)",
+            "`one_cycle.div_factor` and `final_div_factor` must leave finite LRs, got initial LR "
+            "1e+299 and final LR inf",
+        ),
     ],
 )
 def test_bad_specs_raise_one_clear_config_error(spec: str, message: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lrbench.exceptions import ConfigError
 from lrbench.policies._base import Policy, param
 from lrbench.policies._decay import check_floor
 from lrbench.policies._registry import register
@@ -90,6 +91,11 @@ class Cyclic(Policy):
 
     def _check(self) -> None:
         check_floor(self.name, self.max_lr, self.min_lr, lr_name="max_lr")
+        if self.half_cycle < 1:
+            raise ConfigError(
+                f"`{self.name}.half_cycle` must be >= 1 step (a wave shorter than a step cannot "
+                f"be sampled), got half_cycle={self.half_cycle!r}"
+            )
 
     def _amplitude(self, t: np.ndarray, u: np.ndarray) -> np.ndarray | float:
         if self.amplitude == "halving":
@@ -111,6 +117,14 @@ class CyclicExp(Cyclic):
     amplitude: ClassVar[str] = "exp"
 
     gamma: float = param("positive", "amplitude decay per step")
+
+    def _check(self) -> None:
+        super()._check()
+        if self.gamma > 1:
+            raise ConfigError(
+                f"`{self.name}.gamma` must be <= 1 (it decays the amplitude; above 1 the wave "
+                f"grows without bound until it overflows), got gamma={self.gamma!r}"
+            )
 
     def _amplitude(self, t: np.ndarray, u: np.ndarray) -> np.ndarray | float:
         return self.gamma**t

@@ -8,6 +8,7 @@ Every class here takes the `warmup_steps`, `warmup_init` and `warmup_shape` opti
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -525,6 +526,12 @@ class OneCycle(Policy):
         return [(rise_end, initial, self.max_lr), (last, self.max_lr, final)]
 
     def _check(self) -> None:
+        initial = self.max_lr / self.div_factor
+        if not math.isfinite(initial / self.final_div_factor):
+            raise ConfigError(
+                "`one_cycle.div_factor` and `final_div_factor` must leave finite LRs, got "
+                f"initial LR {initial:g} and final LR {initial / self.final_div_factor:g}"
+            )
         begin = 0.0
         for end, _, _ in self._phases():
             if end <= begin:
