@@ -58,8 +58,9 @@ def test_dict_form_with_nested_policies() -> None:
         ("triangle(min_lr=0.2,max_lr=0.1,half_cycle=10)", "`triangle.min_lr` must be <= `max_lr`"),
         (
             "linear(lr=0.1,total_steps=1000,warmup_steps=1200)",
-            "`linear.warmup_steps` must be < `total_steps`, got warmup_steps=1200, "
-            "total_steps=1000",
+            "`linear.warmup_steps` must be < `total_steps` (a warmup as long as the run never "
+            "reaches the peak LR, so the schedule's decay would never run; Hugging Face accepts "
+            "it and trains the whole run on the ramp), got warmup_steps=1200, total_steps=1000",
         ),
         (
             "multistep(lr=0.1,gamma=0.1,milestones=[30,10])",

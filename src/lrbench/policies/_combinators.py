@@ -86,7 +86,9 @@ class WithWarmup(Policy):
         total = getattr(self, "total_steps", None)
         if total is not None and self.warmup_steps >= total:
             raise ConfigError(
-                f"`{self.name}.warmup_steps` must be < `total_steps`, got "
+                f"`{self.name}.warmup_steps` must be < `total_steps` (a warmup as long as the "
+                "run never reaches the peak LR, so the schedule's decay would never run; "
+                "Hugging Face accepts it and trains the whole run on the ramp), got "
                 f"warmup_steps={self.warmup_steps}, total_steps={total}"
             )
         if self.warmup_steps:
