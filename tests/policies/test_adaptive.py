@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,11 +56,36 @@ def test_plateau_matches_reducelronplateau(
         assert controller.lr(step) == optimizer.param_groups[0]["lr"]
 
 
-def test_plateau_ignores_reports_without_its_metric() -> None:
+def test_plateau_ignores_reports_without_its_metric(recwarn: pytest.WarningsRecorder) -> None:
     controller = lrbench.parse("plateau(lr=0.1,patience=0)").controller()  # type: ignore
     for step in range(5):
         controller.report(step, {"accuracy": 0.5})
     assert controller.lr(5) == 0.1
+    assert not recwarn.list  # other metrics alone: a trainer's logs between evaluations
+    with pytest.warns(UserWarning) as told:
+        for step in range(5):
+            controller.report(step, {"eval/loss": 0.5})
+    assert len(told) == 1  # a variant of the watched name: said once
+
+
+def test_a_monitor_reporting_another_metric_than_the_watched_one_is_told_which(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    weight = torch.nn.Parameter(torch.zeros(1))
+    monitor = lrbench.Monitor("plateau(lr=0.1,patience=0)", torch.optim.SGD([weight], lr=0.0))
+    with pytest.warns(
+        UserWarning,
+        match=r"`plateau` watches 'loss', which this report lacks \(it has val_loss\): report "
+        r"loss=... or give plateau\(metric=NAME\)",
+    ) as told:
+        monitor.report(val_loss=0.4)
+    assert told[0].filename == __file__  # it points at the user's report call
+    watching = lrbench.Monitor(
+        "plateau(lr=0.1,patience=0,metric=val_loss)", torch.optim.SGD([weight], lr=0.0)
+    )
+    watching.report(val_loss=0.4)
+    watching.report(val_loss=0.4)
+    assert not recwarn.list and watching.lr < 0.1
 
 
 def test_switch_on_plateau_moves_through_policies_on_their_own_clocks() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -148,9 +149,30 @@ class AdaptivePolicy(Policy):
         raise NotImplementedError
 
 
-def _watched(metrics: Mapping[str, float], name: str) -> float | None:
-    value = metrics.get(name)
-    return None if value is None else float(value)
+class _WatchingController(Controller):
+    """A controller that watches one reported metric, and says so once when a report lacks it
+    but holds a variant of it (a `plateau` left watching `loss` while the loop reports only
+    `val_loss` would never act). Reports of other metrics alone are normal (a trainer logs its
+    training loss between evaluations) and pass in silence."""
+
+    policy: Plateau | SwitchOnPlateau
+    _told_missing = False
+
+    def _watched(self, metrics: Mapping[str, float]) -> float | None:
+        name = self.policy.metric
+        if name in metrics:
+            return float(metrics[name])
+        variant = any(k.endswith((f"_{name}", f"/{name}", f".{name}")) for k in metrics)
+        if variant and not self._told_missing:
+            self._told_missing = True
+            warnings.warn(
+                f"`{self.policy.name}` watches {name!r}, which this report lacks (it has "
+                f"{', '.join(sorted(metrics)) or 'nothing'}): report {name}=... or give "
+                f"{self.policy.name}(metric=NAME)",
+                UserWarning,
+                stacklevel=5,  # the caller of Monitor.report
+            )
+        return None
 
 
 @register
@@ -195,7 +217,7 @@ class Plateau(AdaptivePolicy):
         return _PlateauController(self)
 
 
-class _PlateauController(Controller):
+class _PlateauController(_WatchingController):
     def __init__(self, policy: Plateau) -> None:
         self.policy = policy
         self.tracker = policy.tracker()
@@ -205,7 +227,7 @@ class _PlateauController(Controller):
         return self.current
 
     def report(self, step: int, metrics: Mapping[str, float]) -> None:
-        value = _watched(metrics, self.policy.metric)
+        value = self._watched(metrics)
         if value is not None and self.tracker.update(value):
             reduced = max(self.current * self.policy.factor, self.policy.min_lr)
             if self.current - reduced > self.policy.eps:
@@ -257,7 +279,7 @@ class SwitchOnPlateau(AdaptivePolicy):
         return _SwitchController(self)
 
 
-class _SwitchController(Controller):
+class _SwitchController(_WatchingController):
     def __init__(self, policy: SwitchOnPlateau) -> None:
         self.policy = policy
         self.tracker = policy.tracker()
@@ -268,7 +290,7 @@ class _SwitchController(Controller):
         return self.policy.policies[self.index](max(step - self.switched_at, 0))
 
     def report(self, step: int, metrics: Mapping[str, float]) -> None:
-        value = _watched(metrics, self.policy.metric)
+        value = self._watched(metrics)
         stalled = value is not None and self.tracker.update(value)
         if stalled and self.index < len(self.policy.policies) - 1:
             self.index += 1
