@@ -155,7 +155,7 @@ class _WatchingController(Controller):
     `val_loss` would never act). Reports of other metrics alone are normal (a trainer logs its
     training loss between evaluations) and pass in silence."""
 
-    policy: Plateau | SwitchOnPlateau
+    policy: AdaptivePolicy
     _told_missing = False
 
     def _watched(self, metrics: Mapping[str, float]) -> float | None:
@@ -218,6 +218,8 @@ class Plateau(AdaptivePolicy):
 
 
 class _PlateauController(_WatchingController):
+    policy: Plateau
+
     def __init__(self, policy: Plateau) -> None:
         self.policy = policy
         self.tracker = policy.tracker()
@@ -280,6 +282,8 @@ class SwitchOnPlateau(AdaptivePolicy):
 
 
 class _SwitchController(_WatchingController):
+    policy: SwitchOnPlateau
+
     def __init__(self, policy: SwitchOnPlateau) -> None:
         self.policy = policy
         self.tracker = policy.tracker()
