@@ -156,3 +156,10 @@ def test_bad_input_through_the_real_command_has_no_traceback() -> None:
     result = run("schedule", "cosine(lr=0.1,total_steps=10", "--steps", "3")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_text_with_colons_prints_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    from lrbench.cli._common import stdout
+
+    stdout.print("task my_task.py:train: 5 trials :smile:")
+    assert capsys.readouterr().out == "task my_task.py:train: 5 trials :smile:\n"

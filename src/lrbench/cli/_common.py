@@ -30,8 +30,9 @@ StepsOption = Annotated[
     int, typer.Option("--steps", "-n", min=1, help="Number of steps to evaluate (>= 1).")
 ]
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+# No emoji codes: task references such as `my_task.py:train:` must print as written.
+stdout = Console(soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def print_json(data: Any) -> None:
