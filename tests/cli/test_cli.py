@@ -163,3 +163,8 @@ def test_text_with_colons_prints_as_written(capsys: pytest.CaptureFixture[str]) 
 
     stdout.print("task my_task.py:train: 5 trials :smile:")
     assert capsys.readouterr().out == "task my_task.py:train: 5 trials :smile:\n"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"lrbench {lrbench.__version__}\n"

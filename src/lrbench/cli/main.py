@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 # Progress is the CLI's to show (rich, on stderr): no tqdm bars from the libraries a study runs
 # (Hugging Face datasets, lm-eval). tqdm reads this when it is first imported, so it is set
@@ -35,6 +36,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from lrbench import __version__
+
+        print(f"lrbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """LRBench++: benchmark, select and tune learning-rate policies."""
+
+
 app.command("policies", help=policies.HELP)(policies.policies)
 app.command("schedule", help=schedule.HELP)(schedule.schedule)
 app.command("plot", help=plot.HELP)(plot.plot)
