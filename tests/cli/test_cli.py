@@ -168,3 +168,10 @@ def test_text_with_colons_prints_as_written(capsys: pytest.CaptureFixture[str]) 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"lrbench {lrbench.__version__}\n"
+
+
+def test_a_usage_error_in_a_group_points_at_its_commands_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["db", "export", "some-study"]) == 2
+    assert "(see `lrbench db export --help`)" in capsys.readouterr().err

@@ -82,10 +82,21 @@ def _fail(message: str, command: str | None = None) -> int:
     return 2
 
 
+def _command_of(args: list[str]) -> str | None:
+    """The command the arguments name (`db export` for a group's command), for help hints."""
+    words = [a for a in args if not a.startswith("-")]
+    if not words:
+        return None
+    group = app.registered_groups
+    if words[0] in {g.name for g in group} and len(words) > 1:
+        return f"{words[0]} {words[1]}"
+    return words[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; known errors print one line on stderr and return exit code 2."""
     args = sys.argv[1:] if argv is None else argv
-    command = next((a for a in args if not a.startswith("-")), None)
+    command = _command_of(args)
     try:
         result = app(args=args, prog_name="lrbench", standalone_mode=False)
     except LRBenchError as error:
