@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lrbench.store import Store, TaskInfo, TrialStatus
+from lrbench.store import PolicyScore, Store, TaskInfo, TrialStatus
 from lrbench.study import StudyResult
-from lrbench.study.result import proxy_agreement
+from lrbench.study.result import cautions, proxy_agreement
 from lrbench.viz.report import write_report
 
 # (LR, seed) -> (final eval_loss, final mmlu-local/acc): the loss ranks 1e-4 > 3e-4 > 1e-3 >
@@ -71,3 +71,27 @@ def test_proxy_agreement_per_configuration_means_and_in_the_report(tmp_path: Pat
     page = write_report(store, ["proxy"], tmp_path / "report", trial_pages=False).read_text()
     assert "eval_loss ranked the 4 configurations as mmlu-local/acc did with Spearman" in page
     assert "ρ = +0.80" in page
+    # the best LR is the lowest searched: said in the JSON and the report
+    (edge,) = summary["cautions"]
+    assert edge.startswith("the best LR 0.0001 is the lowest of the 4 fixed LRs searched")
+    assert f"Caution: {edge}." in page
+
+
+def score(lr: float, mean: float, std: float, seeds: int = 3) -> PolicyScore:
+    return PolicyScore(
+        policy=f"cosine(lr={lr})", family="cosine", lr=lr, metric="accuracy", mean=mean,
+        std=std, seeds=seeds, statuses={"complete": seeds}, cost_steps=0, cost_seconds=0.0,
+    )  # fmt: skip
+
+
+def test_a_lead_within_the_seed_spread_is_a_caution_and_a_clear_one_is_not() -> None:
+    close = [score(0.1, 0.90, 0.02), score(0.3, 0.89, 0.01), score(0.03, 0.80, 0.01)]
+    (caution,) = cautions(close)
+    assert caution == (
+        "the best leads cosine(lr=0.3) by 0.01, less than the seeds' spread (0.02): more seeds "
+        "(--seeds) may change the order"
+    )
+    clear = [score(0.1, 0.90, 0.02), score(0.3, 0.85, 0.01), score(0.03, 0.80, 0.01)]
+    assert cautions(clear) == []
+    one_seed = [score(0.1, 0.90, 0.0, seeds=1), score(0.3, 0.899, 0.0, seeds=1)]
+    assert cautions(one_seed) == []  # no spread measured: nothing to compare the lead with

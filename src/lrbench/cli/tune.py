@@ -355,9 +355,9 @@ def _print_summary(result: StudyResult) -> None:
     if best is None:
         stdout.print("No trial completed: see `lrbench db show " + result.study.name + "`.")
     else:
+        spread = f" ± {best.std:.2g} over {best.seeds} seeds" if best.seeds > 1 else ", 1 seed"
         stdout.print(
-            f"Best: [bold]{escape(best.policy)}[/bold] ({best.metric} {best.mean:.4g} ± "
-            f"{best.std:.2g} over {best.seeds} seed(s))."
+            f"Best: [bold]{escape(best.policy)}[/bold] ({best.metric} {best.mean:.4g}{spread})."
         )
     stdout.print(
         f"Cost: {result.full_runs:.2f} full runs ({result.cost_steps + result.range_test_steps}"
@@ -405,6 +405,8 @@ def _print_summary(result: StudyResult) -> None:
             f"(interval {law['interval'][0]:.3g} .. {law['interval'][1]:.3g})"
         )
         stdout.print(f"Horizon law, {family}: {text}", markup=False, highlight=False)
+    for caution in summary["cautions"]:
+        stdout.print(f"Caution: {caution}.", markup=False, highlight=False)
     target = summary["target"]
     if target is not None:
         cheapest = target["cheapest"]

@@ -11,10 +11,44 @@ from lrbench.evaluate import CURVE_PREFIXES, Direction, rank_agreement, rank_key
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import OBJECTIVES, Objective, objective_of_study
 
-__all__ = ["PROXY", "ProxyAgreement", "StudyResult", "cheapest_to_target", "proxy_agreement"]
+__all__ = [
+    "PROXY",
+    "ProxyAgreement",
+    "StudyResult",
+    "cautions",
+    "cheapest_to_target",
+    "proxy_agreement",
+]
 
 #: The cheap metric evaluated between benchmark scores (lower is better).
 PROXY = "eval_loss"
+
+
+def cautions(leaderboard: Sequence[PolicyScore]) -> list[str]:
+    """What to know before trusting a study's winner: a best LR at the edge of the LRs its
+    family searched (the optimum may lie beyond), and a lead over the runner-up smaller than
+    the seeds' spread (more seeds may swap them)."""
+    ranked = [s for s in leaderboard if math.isfinite(s.mean)]
+    if not ranked:
+        return []
+    best, found = ranked[0], []
+    lrs = sorted({s.lr for s in leaderboard if s.family == best.family})
+    if len(lrs) >= 3 and best.lr in (lrs[0], lrs[-1]):
+        low = best.lr == lrs[0]
+        found.append(
+            f"the best LR {best.lr:.3g} is the {'lowest' if low else 'highest'} of the "
+            f"{len(lrs)} {best.family} LRs searched: the optimum may lie "
+            f"{'below' if low else 'above'} it; widen the range (--lr-min, --lr-max)"
+        )
+    if len(ranked) > 1 and best.seeds > 1 and ranked[1].seeds > 1:
+        second = ranked[1]
+        spread, lead = max(best.std, second.std), abs(best.mean - second.mean)
+        if lead < spread:
+            found.append(
+                f"the best leads {second.policy} by {lead:.3g}, less than the seeds' spread "
+                f"({spread:.3g}): more seeds (--seeds) may change the order"
+            )
+    return found
 
 
 def cheapest_to_target(trials: Sequence[TrialRecord]) -> PolicyScore | None:
@@ -215,6 +249,7 @@ class StudyResult:
         if method.json_key is not None:
             data[method.json_key] = method.summary(self)
         data["bracket"] = self.study.config.get("bracket")
+        data["cautions"] = cautions(self.leaderboard)
         data["proxy_agreement"] = [dataclasses.asdict(p) for p in proxy_agreement(self.trials)]
         data["leaderboard"] = [
             {

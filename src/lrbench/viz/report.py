@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from lrbench.evaluate import Direction
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import HorizonTransfer, PredictedSchedules, objective_of_study
-from lrbench.study.result import ProxyAgreement, StudyResult, proxy_agreement
+from lrbench.study.result import ProxyAgreement, StudyResult, cautions, proxy_agreement
 from lrbench.viz import data as viz_data
 from lrbench.viz import figures
 
@@ -197,6 +197,7 @@ def _study_context(
         "metric": study.metric,
         "mode": study.mode,
         "recommendation": recommendation(study, leaderboard, trials),
+        "cautions": cautions(leaderboard),
         "proxy": [_proxy_sentence(found) for found in proxy_agreement(trials)],
         "horizon": _horizon_lines(study, trials),
         "schedules": _schedule_rows(study, leaderboard, trials),
