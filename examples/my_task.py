@@ -2,6 +2,8 @@
 
     lrbench tune --task examples/my_task.py:train --metric val_accuracy --mode max \\
         --policies fixed,cosine,one_cycle --lr-min 1e-3 --lr-max 1 --trials 9 --total-steps 400
+    lrbench tune --task examples/my_task.py:train --metric val_loss --mode min \\
+        --policies fixed,cosine --lr-min 1e-3 --lr-max 1 --trials 4 --total-steps 200
 
 The contract: a function `train(trial) -> dict[str, float]`. Use `trial.seed`,
 `trial.total_steps` and `trial.params`; get a Monitor with `trial.monitor(optimizer)` (it
@@ -19,9 +21,13 @@ from sklearn.datasets import make_classification
 
 
 def train(trial):
-    """Logistic regression on a synthetic problem; reports validation accuracy."""
-    x, y = make_classification(n_samples=2000, n_features=20, n_informative=10,
-                               random_state=int(trial.params.get("data_seed", 0)))
+    """A small MLP on a synthetic problem; reports validation loss and accuracy."""
+    x, y = make_classification(
+        n_samples=2000,
+        n_features=20,
+        n_informative=10,
+        random_state=int(trial.params.get("data_seed", 0)),
+    )
     x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
     train_x, train_y, valid_x, valid_y = x[:1500], y[:1500], x[1500:], y[1500:]
 
@@ -31,9 +37,13 @@ def train(trial):
     monitor = trial.monitor(optimizer)
     trial.samples_per_step = 32  # lets the study report cost in samples too
 
-    def val_accuracy() -> float:
+    def validation() -> dict[str, float]:
         with torch.no_grad():
-            return float((model(valid_x).argmax(1) == valid_y).float().mean())
+            logits = model(valid_x)
+            return {
+                "val_loss": float(torch.nn.functional.cross_entropy(logits, valid_y)),
+                "val_accuracy": float((logits.argmax(1) == valid_y).float().mean()),
+            }
 
     generator = torch.Generator().manual_seed(trial.seed)
     for step in range(trial.total_steps):
@@ -44,5 +54,5 @@ def train(trial):
         optimizer.step()
         monitor.step(loss=loss)
         if (step + 1) % 50 == 0:
-            trial.report(step + 1, val_accuracy=val_accuracy(), train_loss=loss.item())
-    return {"val_accuracy": val_accuracy()}
+            trial.report(step + 1, **validation(), train_loss=loss.item())
+    return validation()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -23,16 +25,22 @@ def test_torch_loop_example_trains_to_a_good_accuracy() -> None:
     assert accuracy > 0.9
 
 
-def test_the_documented_user_task_tunes_from_the_command_line(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("metric", "mode", "good_enough"),
+    [("val_accuracy", "max", 0.7), ("val_loss", "min", 0.6)],  # the README tunes val_loss
+)
+def test_the_documented_user_task_tunes_from_the_command_line(
+    tmp_path, metric: str, mode: str, good_enough: float
+) -> None:
     command = [
         str(Path(sys.executable).parent / "lrbench"),
         "tune",
         "--task",
         f"{EXAMPLES / 'my_task.py'}:train",
         "--metric",
-        "val_accuracy",
+        metric,
         "--mode",
-        "max",
+        mode,
         "--policies",
         "fixed,cosine",
         "--lr-min",
@@ -54,7 +62,8 @@ def test_the_documented_user_task_tunes_from_the_command_line(tmp_path) -> None:
     summary = json.loads(result.stdout)
     assert summary["task"] == "my_task.py:train"
     assert summary["trials"]["complete"] + summary["trials"]["diverged"] == 4
-    assert summary["best"]["metrics"]["val_accuracy"] > 0.7
+    best = summary["best"]["metrics"][metric]
+    assert best > good_enough if mode == "max" else best < good_enough
 
 
 def test_the_trainer_example_tunes_pretrained_minilm_from_the_command_line(tmp_path) -> None:
