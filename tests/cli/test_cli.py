@@ -175,3 +175,34 @@ def test_a_usage_error_in_a_group_points_at_its_commands_help(
 ) -> None:
     assert main(["db", "export", "some-study"]) == 2
     assert "(see `lrbench db export --help`)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "ls"],
+        ["db", "show", "some-study"],
+        ["db", "top", "--task", "digits-mlp"],
+        ["db", "export", "some-study", "-o", "out.json"],
+        ["report", "some-study", "-o", "report"],
+        ["plot", "--study", "some-study", "-o", "study.png"],
+    ],
+)
+def test_reading_commands_leave_no_database_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    missing = tmp_path / "none.db"
+    assert main([*command, "--db", f"sqlite:///{missing}"]) == 2
+    assert f"no database at {missing}: nothing is stored there yet" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_advice_needs_no_database_and_leaves_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "none.db"
+    db = f"sqlite:///{missing}"
+    assert main(["db", "recipes", "--db", db, "--format", "json"]) == 0
+    assert any(r["name"] == "alpaca-7b" for r in json.loads(capsys.readouterr().out))
+    assert main(["recommend", "--task", "digits-mlp", "--db", db, "--format", "json"]) == 0
+    assert not missing.exists()

@@ -52,6 +52,23 @@ DbOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 
+def reading_store(db: str | None) -> Any:
+    """The store at `db` for a command that only reads: a missing SQLite file is an error
+    (`StorageError`), never an empty database left behind."""
+    from lrbench.store import Store
+
+    return Store(db, create=False)
+
+
+def recipes_store(db: str | None) -> Any:
+    """The store at `db`, or, where its SQLite file does not exist, one in memory that holds
+    only the built-in recipes (advice needs no database, and leaves none behind)."""
+    from lrbench.store import Store
+    from lrbench.store._engine import missing_sqlite_file, resolve_url
+
+    return Store("sqlite://" if missing_sqlite_file(resolve_url(db)) else db)
+
+
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     """`key=value` pairs into a dict; values parsed as JSON when they can be (numbers, true)."""
     from lrbench.exceptions import ConfigError

@@ -12,7 +12,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from lrbench.cli._common import DbOption, FormatOption, OutputFormat, print_json, stderr, stdout
+from lrbench.cli._common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    print_json,
+    reading_store,
+    recipes_store,
+    stderr,
+    stdout,
+)
 
 app = typer.Typer(
     help="""Inspect, export, import and upgrade the LR policy database.
@@ -32,6 +41,7 @@ Examples:
 
 
 def _store(db: str | None) -> Any:
+    """The store for a command that writes (created where missing)."""
     from lrbench.store import Store
 
     return Store(db)
@@ -44,7 +54,7 @@ def _store(db: str | None) -> Any:
 )
 def ls(db: DbOption = None, output: FormatOption = OutputFormat.human) -> None:
     """List the studies."""
-    store = _store(db)
+    store = reading_store(db)
     rows = []
     for study in store.studies():
         board = store.leaderboard(study)
@@ -100,7 +110,7 @@ def show(
     from lrbench.cli.tune import render_leaderboard
     from lrbench.study import StudyResult
 
-    store = _store(db)
+    store = reading_store(db)
     record = store.require_study(study)
     result = StudyResult.load(store, record)
     if output is OutputFormat.json:
@@ -138,7 +148,7 @@ def top(
     from lrbench.store import TaskInfo
     from lrbench.tasks import builtin_names, load_task
 
-    store = _store(db)
+    store = reading_store(db)
     # What the store knows of the task first: a built-in is imported (torch and all) only
     # when the store has never seen it and nearest-task search needs its description.
     info = store.known_task(task)
@@ -179,7 +189,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Export a study."""
-    data = _store(db).export_study(study)
+    data = reading_store(db).export_study(study)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(data))
     stderr.print(f"exported {study} ({len(data['trials'])} trials) to {output}", markup=False)
@@ -246,7 +256,7 @@ _RECIPE_COLUMNS = (
 )
 def recipes(db: DbOption = None, output: FormatOption = OutputFormat.human) -> None:
     """List the published recipes."""
-    rows = [dataclasses.asdict(r) for r in _store(db).recipes()]
+    rows = [dataclasses.asdict(r) for r in recipes_store(db).recipes()]
     if output is OutputFormat.json:
         print_json(rows)
         return

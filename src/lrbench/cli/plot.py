@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lrbench.cli._common import DbOption, stderr
+from lrbench.cli._common import DbOption, reading_store, stderr
 from lrbench.exceptions import ConfigError
 
 HELP = """Draw a figure to a file (PNG, SVG or PDF by its extension).
@@ -43,10 +43,9 @@ class Kind(str, enum.Enum):
 
 
 def _study_figure(kind: Kind, study_name: str, trial_number: int | None, db: str | None) -> Any:
-    from lrbench.store import Store
     from lrbench.viz import data, figures
 
-    store = Store(db)
+    store = reading_store(db)
     study = store.require_study(study_name)
     if kind is Kind.trial:
         trials = {t.number: t for t in store.trials(study.id)}

@@ -16,6 +16,7 @@ from lrbench.cli._common import (
     OutputFormat,
     parse_params,
     print_json,
+    recipes_store,
     stdout,
 )
 from lrbench.exceptions import ConfigError
@@ -107,11 +108,10 @@ def recommend_command(
 ) -> None:
     """Recommend a starting LR and policy."""
     from lrbench.recommend import recommend
-    from lrbench.store import Store
 
     if task is None and model is None and domain is None and params is None:
         raise ConfigError("give `--task`, or describe the task with --model, --domain or --params")
-    store = Store(db)
+    store = recipes_store(db)
     name = model + ("-lora" if lora else "") if model else None
     described = {
         "model": name,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lrbench.cli._common import DbOption, QuietOption, stderr
+from lrbench.cli._common import DbOption, QuietOption, reading_store, stderr
 from lrbench.exceptions import ConfigError
 
 HELP = """Write an HTML report (figures inline, a page per trial) that opens with no server.
@@ -35,10 +35,9 @@ def report(
     quiet: QuietOption = False,
 ) -> None:
     """Write the HTML report."""
-    from lrbench.store import Store
     from lrbench.viz.report import write_report
 
-    store = Store(db)
+    store = reading_store(db)
     names = list(studies or [])
     if task is not None:
         names += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,6 +68,16 @@ def make_engine(url: str) -> Engine:
         raise MissingDependencyError(str(error.name or "psycopg"), "postgres") from None
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names where it does not exist (None for other databases, an
+    in-memory one, or a file that exists): opening it would create an empty database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
 def connect_error(error: Exception, display_url: str) -> StorageError:
     """One line saying the database cannot be reached, and why."""
     reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
@@ -107,8 +118,8 @@ def refuse_revision(display_url: str, current: str | None, head: str | None) -> 
     if current is not None and current not in known:
         return StorageError(
             f"the database {display_url} was written by a newer LRBench++ (schema "
-            f"revision {current}; this version knows up to {head}): upgrade LRBench++ with "
-            "`pip install -U lrbenchpp`"
+            f"revision {current}; this version knows up to {head}): upgrade LRBench++ (`git pull` "
+            "and `pip install -e .` in its clone)"
         )
     return StorageError(
         f"the database {display_url} has schema revision {current or 'none'}, older "

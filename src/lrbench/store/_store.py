@@ -57,7 +57,8 @@ class Store:
 
     Args:
         url: SQLAlchemy URL; default `$LRBENCH_DB` or `sqlite:///lrbench.db`.
-        create: Create the schema in an empty database (the default: zero set-up).
+        create: Create the database and its schema where there is none (the default: zero
+            set-up); False for reading only: a missing SQLite file is an error, not created.
         check_schema: Refuse a database of another schema revision (off only to upgrade it).
 
     Raises:
@@ -71,6 +72,12 @@ class Store:
     ) -> None:
         self.url = _engine.resolve_url(url)
         self.engine = _engine.make_engine(self.url)
+        missing = None if create else _engine.missing_sqlite_file(self.url)
+        if missing is not None:  # reading must not leave an empty database behind
+            raise StorageError(
+                f"no database at {missing}: nothing is stored there yet (a study creates it: "
+                "`lrbench tune ... --db URL`); check --db or $LRBENCH_DB"
+            )
         self.display_url = self.engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._points_connection: sa.Connection | None = None
