@@ -92,3 +92,30 @@ def test_report_in_headless_chromium_loads_every_image_and_sorts(studies, tmp_pa
         browser.save_screenshot(str(ARTIFACTS / "report-trial.png"))
     finally:
         browser.quit()
+
+
+def test_the_configuration_reads_as_a_user_wrote_it(tmp_path: Path) -> None:
+    from lrbench.store import Store, TaskInfo
+
+    store = Store(f"sqlite:///{tmp_path / 'c.db'}")
+    store.create_study(
+        name="configured",
+        task=store.task(TaskInfo(name="toy")),
+        objective="single-policy",
+        metric="acc",
+        mode="max",
+        strategy="grid",
+        config={
+            "config": {
+                "policies": ["fixed", "cosine"],
+                "trials": 30,
+                "seeds": 2,
+                "baselines": [["step", 0.1], ["cosine", 2e-05]],
+            }
+        },
+        trials=[],
+    )
+    html = write_report(store, ["configured"], tmp_path / "r", trial_pages=False).read_text()
+    assert "<dt>policies</dt><dd>fixed, cosine</dd>" in html
+    assert "<dt>baselines</dt><dd>0.1 step, 2e-05 cosine</dd>" in html
+    assert "<dt>configurations (--trials)</dt><dd>30</dd>" in html

@@ -65,6 +65,19 @@ def recommendation(
     )
 
 
+#: The study settings whose stored name would mislead a reader of the report.
+_CONFIG_LABELS = {"trials": "configurations (--trials)"}
+
+
+def _config_text(key: str, value: Any) -> str:
+    """A study setting as a reader writes it (`0.1 step`, not `['step', 0.1]`)."""
+    if key == "policies":
+        return ", ".join(str(p) for p in value)
+    if key == "baselines":
+        return ", ".join(f"{lr:g} {family}" for family, lr in value)
+    return str(value)
+
+
 def _config_rows(study: StudyRecord) -> list[tuple[str, str]]:
     config = study.config.get("config", {})
     rows = [
@@ -88,7 +101,7 @@ def _config_rows(study: StudyRecord) -> list[tuple[str, str]]:
         "params",
     ):
         if config.get(key) not in (None, [], {}):
-            rows.append((key, str(config[key])))
+            rows.append((_CONFIG_LABELS.get(key, key), _config_text(key, config[key])))
     rows += [(key, str(value)) for key, value in objective_of_study(study).options().items()]
     if config.get("bracket"):
         rows.append(("bracket", "range test first"))
