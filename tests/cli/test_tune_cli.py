@@ -291,3 +291,16 @@ def test_a_study_file_runs_the_study_and_flags_override_it(tmp_path: Path) -> No
     assert "unknown key `trails`" in bad.stderr and "did you mean `trials`" in bad.stderr
     missing = run("tune", "--trials", "2", "--db", db)
     assert missing.returncode == 2 and "`--task` is required" in missing.stderr
+
+
+def test_the_objective_options_default_as_the_objectives_do() -> None:
+    import inspect
+
+    from lrbench.cli.tune import tune_command
+    from lrbench.study import CostEffective, HorizonTransfer, MultiPolicy, PredictedSchedules
+
+    defaults = {n: p.default for n, p in inspect.signature(tune_command).parameters.items()}
+    for objective in (CostEffective(), MultiPolicy(), PredictedSchedules(), HorizonTransfer()):
+        for name, value in objective.options().items():
+            if name in defaults and name != "horizons":  # horizons: text on the command line
+                assert defaults[name] == value, (objective.name, name)

@@ -233,7 +233,7 @@ def tune_command(
     fit_fraction: Annotated[
         float,
         typer.Option("--fit-fraction", help="schedule: the two fit runs' share of the budget."),
-    ] = 0.25,
+    ] = 1.0,
     train_top: Annotated[
         int,
         typer.Option("--train-top", help="schedule: the best-predicted schedules trained."),
