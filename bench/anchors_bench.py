@@ -60,6 +60,7 @@ from lrbench.tasks import load_task
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SEEDS = (0, 1, 2)
+FINDER_MIN_STEPS = 32  # torch-lr-finder drops 10 + 5 points, then needs 17 to suggest
 UNREACHABLE = {"max": 1e9, "min": -1e9}  # successive halving alone, no stop at a target
 TASKS: dict[str, dict[str, Any]] = {
     "digits-mlp": {
@@ -234,7 +235,8 @@ class Bench:
         return rows
 
     def lr_finder_row(self) -> tuple[str, str, float, float, float]:
-        steps = bracket_steps(self.steps)
+        # as long as LRBench++'s bracketing sweep, and the 17+ points torch-lr-finder needs
+        steps = max(bracket_steps(self.steps), FINDER_MIN_STEPS)
         lrs = self.cached("lr-finder", lambda: [lr_finder_lr(self.key, self.lr_range, steps, s)
                                                 for s in range(self.spec["repeats"])])  # fmt: skip
         policies = [f"cosine(lr={lr!r},total_steps={self.steps})" for lr in lrs]
