@@ -247,7 +247,7 @@ BAD = [
         lambda p: [*TUNE, "--ray-address", "127.0.0.1:1", "--db", f"sqlite:///{p / 'e.db'}"],
         "cannot reach the Ray cluster at '127.0.0.1:1'",
     ),
-    (lambda p: ["db", "show", "nope", "--db", f"sqlite:///{p / 'e.db'}"], "no study named 'nope'"),
+    (lambda p: ["db", "show", "nope", "--db", f"sqlite:///{p / 'e.db'}"], "no database at"),
     (
         lambda p: ["db", "import", str(p / "missing.json"), "--db", f"sqlite:///{p / 'e.db'}"],
         "no such file",

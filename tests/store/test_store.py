@@ -158,7 +158,9 @@ def test_newer_and_older_schemas_are_refused_with_the_fix(db_url: str) -> None:
     make_study(store)
     with store.engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(StorageError, match="newer LRBench.*pip install -U lrbenchpp"):
+    with pytest.raises(
+        StorageError, match=r"newer LRBench.*\(`git pull` and `pip install -e \.` in its clone\)"
+    ):
         Store(db_url)
     with store.engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM alembic_version"))

@@ -126,6 +126,8 @@ def test_the_command_line_prints_predicted_against_measured(
         "schedule",
         "--train-top",
         "2",
+        "--fit-fraction",
+        "0.25",
         "--db",
         f"sqlite:///{tmp_path / 'cli.db'}",
         "--quiet",
