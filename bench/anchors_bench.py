@@ -51,6 +51,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import optuna
 
+import finetune_bench  # its cache of single runs and its gap, shared by both benches
 import lrbench
 from lrbench.search.bracket import bracket_steps
 from lrbench.study import StudyConfig, tune
@@ -114,31 +115,6 @@ LRBENCH: dict[str, tuple[str, float, dict[str, Any]]] = {
 }  # fmt: skip
 
 
-class Runs:
-    """Single runs (task, params, policy, seed) -> final metrics, kept in a JSON file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.done: dict[str, dict[str, float]] = (
-            json.loads(path.read_text()) if path.exists() else {}
-        )
-
-    def metrics(self, spec: dict[str, Any], policy: str, seed: int, **params: Any):
-        settings = {**spec["params"], **params}
-        name = f"{spec['task']}|{policy}|{json.dumps(settings, sort_keys=True)}|{seed}"
-        if name not in self.done:
-            resolved = load_task(spec["task"], settings)
-            trial = lrbench.Trial(
-                policy=policy, total_steps=spec["steps"], seed=seed, params=resolved.params
-            )
-            try:
-                self.done[name] = dict(resolved.function(trial))
-            except lrbench.Diverged:
-                self.done[name] = {}
-            self.path.write_text(json.dumps(self.done, indent=1))
-        return self.done[name]
-
-
 class Bench:
     """One task's anchors: the oracle, then every method scored against it."""
 
@@ -146,7 +122,7 @@ class Bench:
         self.key, self.out = key, out
         self.spec = TASKS[key]
         self.steps = self.spec["steps"]
-        self.runs = Runs(out / f"{key}-runs.json")
+        self.runs = finetune_bench.Runs(out / f"{key}-runs.json")
         resolved = load_task(self.spec["task"], self.spec["params"])
         assert resolved.builtin is not None
         self.metric, self.mode = resolved.metrics[0], resolved.builtin.mode
@@ -171,13 +147,15 @@ class Bench:
         """The mean metric of `policy` over the seeds (nan where a seed diverged)."""
         if not params and policy in self.on_grid:
             return self.on_grid[policy]
-        values = [self.runs.metrics(self.spec, policy, s, **params) for s in SEEDS]
+        task, settings = self.spec["task"], {**self.spec["params"], **params}
+        values = [
+            self.runs.metrics(self.key, task, settings, policy, self.steps, seed) for seed in SEEDS
+        ]
         return statistics.fmean(v.get(self.metric, math.nan) for v in values)
 
     def gap(self, score: float) -> float:
         """Percent of the oracle's score lost (positive: worse than the oracle)."""
-        lost = (self.best - score) if self.mode == "max" else (score - self.best)
-        return 100 * lost / abs(self.best)
+        return finetune_bench.gap(score, self.best, self.mode == "max")
 
     def lrbench_rows(self) -> list[tuple[str, str, float, float, float]]:
         rows = []
