@@ -11,7 +11,7 @@ import pytest
 import lrbench
 from lrbench import ConfigError
 from lrbench.execution.halving import Halving
-from lrbench.search.bracket import bracket_steps
+from lrbench.search.bracket import bracket_steps, lowest_raw_loss_lr
 from lrbench.store import Store, TrialStatus
 from lrbench.study import CostEffective, MultiPolicy, StudyConfig, default_study_name, tune
 
@@ -162,6 +162,23 @@ def test_the_range_test_takes_a_quarter_of_a_run_within_readable_bounds(
     total_steps: int, steps: int
 ) -> None:
     assert bracket_steps(total_steps) == steps
+
+
+@pytest.mark.parametrize(
+    ("losses", "lowest_index"),
+    [
+        ([3.2, 3.3, 3.5, 3.1, 4.2, 2.7, 2.6], 6),  # noisy, falling at the end only
+        ([3.2, 3.3, 2.0, math.nan, 2.5], 2),  # a NaN point is skipped
+        ([3.0, 3.0, 2.99, 3.1], None),  # under 2% below the first point: no fall
+        ([1.0, 5.0, 9.0, 50.0], None),  # rising from the start
+    ],
+)
+def test_a_sweep_without_a_smoothed_fall_is_read_off_its_raw_points(
+    losses: list[float], lowest_index: int | None
+) -> None:
+    lrs = [1e-5 * 10**index for index in range(len(losses))]
+    expected = None if lowest_index is None else lrs[lowest_index]
+    assert lowest_raw_loss_lr(lrs, losses) == expected
 
 
 def test_bracket_on_a_budget_shorter_than_a_sweep_still_sweeps(tmp_path: Path) -> None:

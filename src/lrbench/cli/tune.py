@@ -367,12 +367,17 @@ def _print_summary(result: StudyResult) -> None:
     summary = result.to_json()
     bracket = summary.get("bracket")
     if bracket:
-        searched = (
-            f"searched {bracket['lr_min']:.3g} .. {bracket['lr_max']:.3g} around its lowest-loss "
-            f"LR {bracket['lowest_loss_lr']:.3g}"
-            if bracket.get("lr_min") is not None and bracket.get("lowest_loss_lr")
-            else f"found no falling loss ({bracket.get('reason', '')}): searched the whole range"
-        )
+        if bracket.get("lr_min") is None:
+            searched = (
+                f"found no falling loss ({bracket.get('reason', '')}): searched the whole range"
+            )
+        else:
+            searched = (
+                f"searched {bracket['lr_min']:.3g} .. {bracket['lr_max']:.3g} around its "
+                f"lowest-loss LR {bracket['lowest_loss_lr']:.3g}"
+            )
+            if bracket.get("reason"):
+                searched += f" ({bracket['reason']})"
         stdout.print(
             f"Range test ({bracket['steps']} steps): {searched}.", markup=False, highlight=False
         )

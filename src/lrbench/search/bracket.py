@@ -14,6 +14,7 @@ steepest descent) sit 3x-35x below the optimum: they are made to be safe rather 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "READABLE_STEPS",
     "Bracketed",
     "bracket_steps",
+    "lowest_raw_loss_lr",
     "narrow",
 ]
 
@@ -43,12 +45,24 @@ BRACKET_SPAN = 3.0
 def bracket_steps(total_steps: int) -> int:
     """Steps of the bracketing range test for trials of `total_steps` updates: a quarter of
     the run, raised to `READABLE_STEPS` where that costs at most half a run (a budget shorter
-    than a readable sweep gets half a run and may see no falling loss: then the whole range
-    is searched)."""
+    than a readable sweep gets half a run, whose smoothed loss may not fall: see
+    `lowest_raw_loss_lr`)."""
     from lrbench.rangetest import MIN_SWEEP_STEPS
 
     steps = min(max(round(BRACKET_FRACTION * total_steps), READABLE_STEPS), total_steps // 2)
     return max(MIN_SWEEP_STEPS, min(BRACKET_STEPS, steps))
+
+
+def lowest_raw_loss_lr(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+    """The LR of a sweep's lowest raw loss, where it lies below the first by the range
+    test's 2% (None otherwise). The fallback when the smoothed loss never fell: a sweep of
+    10 steps (SmolLM2 LoRA on a 20-step budget) is shorter than its moving average's memory,
+    so only the raw points show the fall at its end."""
+    finite = [(lr, loss) for lr, loss in zip(lrs, losses) if math.isfinite(loss)]
+    if len(finite) < 2:
+        return None
+    lr, lowest = min(finite[1:], key=lambda point: point[1])
+    return lr if lowest < finite[0][1] * 0.98 else None
 
 
 def narrow(context: SearchContext, bracket: Mapping[str, Any] | None) -> SearchContext:
@@ -87,9 +101,16 @@ class Bracketed(Strategy):
             seed=context.seed,
         )
         bracket: dict[str, Any] = {"steps": len(result.lrs), "lr_min": None, "lr_max": None}
-        if result.range is None:  # the loss never fell: search the whole configured range
-            return {**bracket, "reason": result.reason}
-        lowest = result.range[1]
+        if result.range is not None:
+            lowest = result.range[1]
+        else:
+            raw = lowest_raw_loss_lr(result.lrs.tolist(), result.losses.tolist())
+            if raw is None:  # the loss never fell: search the whole configured range
+                return {**bracket, "reason": result.reason}
+            lowest = raw
+            bracket["reason"] = (
+                "the smoothed loss never fell by 2%; bracketed around the lowest raw loss"
+            )
         return {
             **bracket,
             "lr_min": max(lowest / BRACKET_SPAN, context.lr_min),
