@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "ClaimLost",
     "ConfigError",
     "Diverged",
     "LRBenchError",
     "MissingDependencyError",
     "MissingParameter",
     "StorageError",
+    "StudyExists",
     "TargetReached",
     "TrialPruned",
 ]
@@ -20,6 +22,10 @@ class LRBenchError(Exception):
 
 class ConfigError(LRBenchError, ValueError):
     """A policy spec, parameter or option is invalid; the message names the field and the rule."""
+
+
+class StudyExists(ConfigError):
+    """A study of that name is already stored (another worker may have just created it)."""
 
 
 class MissingParameter(ConfigError):
@@ -38,6 +44,11 @@ class MissingParameter(ConfigError):
 
 class StorageError(LRBenchError):
     """The database is unreachable, or its schema does not match this version of LRBench++."""
+
+
+class ClaimLost(LRBenchError):
+    """Another worker claimed this trial (this one stopped beating for too long): the trial's
+    results are no longer this worker's to write."""
 
 
 class TrialPruned(LRBenchError):

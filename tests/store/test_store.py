@@ -212,7 +212,7 @@ def test_a_first_revision_database_upgrades_keeping_its_studies_and_gaining_reci
         connection.execute(sa.text("DELETE FROM lrb_recipe WHERE name != 'alpaca-7b'"))
     with pytest.raises(StorageError, match="revision 0001, older.*run `lrbench db upgrade"):
         Store(db_url)
-    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0002")
+    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0003")
     store = Store(db_url)
     recipes = [r.name for r in store.recipes()]
     assert len(recipes) == len(set(recipes))  # the kept recipe is not seeded twice

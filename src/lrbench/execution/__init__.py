@@ -6,14 +6,13 @@ and give back outcomes; they import nothing of the study layer.
 
 from lrbench.execution._jobs import StopRule, TrialJob, TrialOutcome, status_of
 from lrbench.execution.halving import Halving
-from lrbench.execution.local import WorkerDied, run_local, run_trial
+from lrbench.execution.local import run_local, run_trial
 
 __all__ = [
     "Halving",
     "StopRule",
     "TrialJob",
     "TrialOutcome",
-    "WorkerDied",
     "run_local",
     "run_trial",
     "status_of",

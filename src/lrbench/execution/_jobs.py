@@ -48,6 +48,7 @@ class TrialJob:
         start_step, resume_from: A forked trial's first step and the checkpoint it loads.
         checkpoint_dir, checkpoint_steps: Where and after which steps the trial's state is
             saved for forks.
+        worker: The study worker that claimed the trial (None: run it unclaimed).
     """
 
     trial_id: int
@@ -66,6 +67,7 @@ class TrialJob:
     resume_from: str | None = None
     checkpoint_dir: str | None = None
     checkpoint_steps: tuple[int, ...] = ()
+    worker: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

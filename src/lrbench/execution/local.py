@@ -1,22 +1,16 @@
 """The local executor: trials in this process, or in a pool of worker processes.
 
 Every worker opens its own connection to the study's database and writes its trial's points as
-they are reported, so a crash or a killed worker loses nothing that was reported; the trial it
-was running stays `running` and is run again when the study resumes.
+they are reported, under the study worker's claim on the trial (`claims`), so a crash or a
+killed worker loses nothing that was reported and a trial taken over writes nothing twice; a
+trial whose worker process died is queued again.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import multiprocessing
-import os
-import re
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from functools import cache
 from typing import Any
 
@@ -24,8 +18,10 @@ from optuna.trial import TrialState
 
 from lrbench._files import checkpoint_path, load_checkpoint, save_checkpoint
 from lrbench.evaluate import CURVE_PREFIXES, reached, summarize_curve
-from lrbench.exceptions import ConfigError, LRBenchError, TargetReached
+from lrbench.exceptions import ClaimLost, ConfigError, TargetReached
 from lrbench.execution._jobs import StopRule, TrialJob, TrialOutcome, status_of
+from lrbench.execution._pool import Finished, WorkerPool
+from lrbench.execution.claims import Admission, give_back
 from lrbench.execution.halving import RungTracker
 from lrbench.store import Store, TrialRecord, TrialStatus
 from lrbench.tasks import ResolvedTask, load_task
@@ -35,15 +31,10 @@ __all__ = [
     "StopRule",
     "TrialJob",
     "TrialOutcome",
-    "WorkerDied",
     "outcome_of",
     "run_local",
     "run_trial",
 ]
-
-
-class WorkerDied(LRBenchError):
-    """A worker process died (killed or crashed); its trial is re-run when the study resumes."""
 
 
 @cache
@@ -82,10 +73,10 @@ def _checkpoint_writer(job: TrialJob) -> Callable[[int, Any], None] | None:
 
 
 def _reporter(
-    store: Store, trial_id: int, on_report: Callable[[int, Mapping[str, float]], None] | None
+    store: Store, job: TrialJob, on_report: Callable[[int, Mapping[str, float]], None] | None
 ) -> Callable[[int, Mapping[str, float]], None]:
     def report(step: int, metrics: Mapping[str, float]) -> None:
-        store.add_points(trial_id, step, metrics)
+        store.add_points(job.trial_id, step, metrics, worker=job.worker)
         if on_report is not None:
             on_report(step, metrics)
 
@@ -144,10 +135,13 @@ def run_trial(
     `pruned_by_caller` says that the caller may stop the trial on the study metric (Ray's
     scheduler), as successive halving in the job's stop rule does here.
     `KeyboardInterrupt` is not caught: the trial stays `running` and is re-run on resume.
+
+    Raises:
+        ClaimLost: another worker took the trial over; nothing more of this run was stored.
     """
     store = store or _store(job.db_url)
     resolved = _task(job.task_ref, json.dumps(job.params, sort_keys=True))
-    store.start_trial(job.trial_id)
+    store.start_trial(job.trial_id, worker=job.worker)
     halving = job.stop.halving if job.stop is not None else None
     rungs = None if halving is None else RungTracker(halving, job.trial_id, job.total_steps)
     trial = Trial(
@@ -160,7 +154,7 @@ def run_trial(
         seed=job.seed,
         params=resolved.params,
         number=job.number,
-        reporter=_reporter(store, job.trial_id, on_report),
+        reporter=_reporter(store, job, on_report),
         on_progress=on_progress,
         should_prune=_stopping_rule(job, rungs),
         pruned_on=job.metric if rungs is not None or pruned_by_caller else None,
@@ -192,6 +186,7 @@ def run_trial(
         cost_samples=int(cost["samples"]),
         cost_tokens=int(cost["tokens"]),
         error=error_text,
+        worker=job.worker,
     )
     return TrialOutcome(
         trial_id=job.trial_id,
@@ -221,45 +216,19 @@ def outcome_of(job: TrialJob, record: TrialRecord) -> TrialOutcome:
     )
 
 
-def _quieting() -> tuple[dict[str, int], list[Any]]:
-    """The logger levels and warning filters the calling application set, which a worker
-    process would not inherit (it forks from a server started before they were set)."""
-    levels = {
-        name: logger.level
-        for name, logger in logging.Logger.manager.loggerDict.items()
-        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET
-    }
-    # A filter on a warning class defined in a script could not be unpickled in the worker.
-    filters = [f for f in warnings.filters if getattr(f[2], "__module__", "") != "__main__"]
-    return levels, filters
-
-
-def _init_worker(threads: int, logger_levels: dict[str, int], warning_filters: list[Any]) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    for name, level in logger_levels.items():
-        logging.getLogger(name).setLevel(level)
-    for action, message, category, module, line in reversed(warning_filters):
-        warnings.filterwarnings(action, _pattern(message), category, _pattern(module), line)
-
-
-def _pattern(part: re.Pattern[str] | str | None) -> str:
-    """A warning filter's message or module as `filterwarnings` takes it (the filter list
-    holds compiled patterns, plain strings or None)."""
-    if isinstance(part, re.Pattern):
-        return part.pattern
-    return part or ""
-
-
-def _worker_context() -> Any:
-    """Workers fork from a server that has imported torch once (fast start, no inherited
-    threads); where there is no forkserver (Windows, macOS spawn-only setups), they spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "lrbench.execution.local", "lrbench.tasks"])
-    return context
+def _stop_past_limit(store: Store, job: TrialJob, limit: float) -> TrialOutcome:
+    """Store a trial whose worker was killed at its time limit as failed; its outcome."""
+    steps = max((step for step, _, _ in store.points(job.trial_id)), default=job.start_step)
+    error = f"ran past --trial-timeout {limit:g} s; its worker was stopped"
+    cost = max(0, steps - job.start_step)
+    store.finish_trial(
+        job.trial_id, TrialStatus.failed, metrics={}, cost_steps=cost, cost_seconds=limit,
+        error=error, worker=job.worker,
+    )  # fmt: skip
+    return TrialOutcome(
+        trial_id=job.trial_id, number=job.number, policy=job.policy, status=TrialStatus.failed,
+        value=math.nan, cost_steps=cost, cost_seconds=limit, error=error, metric_names=(),
+    )  # fmt: skip
 
 
 def run_local(
@@ -270,65 +239,77 @@ def run_local(
     on_outcome: Callable[[TrialOutcome], None],
     on_start: Callable[[TrialJob], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
-    may_start: Callable[[TrialJob], bool] | None = None,
+    admit: Callable[[TrialJob], Admission] | None = None,
+    trial_timeout: float | None = None,
 ) -> list[TrialJob]:
-    """Run `jobs` in this process (`workers=1`) or in `workers` processes, in order.
+    """Run `jobs` in this process (`workers=1`, no time limit) or in `workers` processes,
+    in order.
 
     `on_outcome` is called in this process as each trial ends; an exception it raises stops
-    the run (queued trials are cancelled, running ones finish or stay `running`).
-    `on_start` and `on_progress` are called for in-process trials only. `may_start` is asked
-    before each job starts (a cost cap): a job it refuses waits while other trials run (they
-    may leave room) and is skipped once none does. Returns the jobs skipped.
-
-    Raises:
-        WorkerDied: a worker process was killed; run the same command to resume.
+    the run (running trials are stopped and stay `running` under this worker's claim).
+    `on_start` and `on_progress` are called for in-process trials only. `admit` is asked
+    before each job starts: run it, leave it (another worker holds it), or skip it (a cost
+    cap): a skipped job waits while other trials run (they may leave room) and is returned
+    once none does. A trial whose worker process died is given back to the queue
+    (`claims.give_back`); one that runs past `trial_timeout` seconds is stopped and stored
+    as failed. A trial another worker took over (`ClaimLost`) is left to it.
     """
     if workers < 1:
         raise ConfigError(f"`workers` must be >= 1, got {workers}")
-    allowed = may_start or (lambda job: True)
+    admitted = admit or (lambda job: Admission.run)
+    store = store or (_store(jobs[0].db_url) if jobs else None)
     skipped: list[TrialJob] = []
-    if workers == 1:
+    if workers == 1 and trial_timeout is None:
         for job in jobs:
-            if not allowed(job):
+            decision = admitted(job)
+            if decision is Admission.skip:
                 skipped.append(job)
+            if decision is not Admission.run:
                 continue
             if on_start is not None:
                 on_start(job)
-            on_outcome(run_trial(job, store=store, on_progress=on_progress))
+            try:
+                on_outcome(run_trial(job, store=store, on_progress=on_progress))
+            except ClaimLost:
+                continue
         return skipped
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    context = _worker_context()
+    assert store is not None
     waiting = list(jobs)
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(threads, *_quieting()),
-    ) as pool:
-        pending: set[Future[TrialOutcome]] = set()
-
-        def submit_while_room() -> None:
-            while waiting and len(pending) < workers:
-                if not allowed(waiting[0]):
-                    if pending:  # running trials may end early and leave room
-                        return
-                    skipped.append(waiting.pop(0))
-                    continue
-                pending.add(pool.submit(run_trial, waiting.pop(0)))
-
-        try:
-            submit_while_room()
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    on_outcome(future.result())
-                submit_while_room()
-        except BrokenProcessPool:
-            raise WorkerDied(
-                "a worker process died; the trials it ran stay unfinished and run again when "
-                "you run the same command"
-            ) from None
-        finally:
-            for future in pending:
-                future.cancel()
+    pool = WorkerPool(workers, run_trial, timeout=trial_timeout)
+    try:
+        while waiting or pool.busy:
+            while waiting and pool.idle:
+                decision = admitted(waiting[0])
+                if decision is Admission.skip and pool.busy:
+                    break  # running trials may end early and leave room
+                job = waiting.pop(0)
+                if decision is Admission.skip:
+                    skipped.append(job)
+                elif decision is Admission.run:
+                    pool.submit(job)
+            for finished in pool.next_finished():
+                _settle(store, finished, on_outcome, trial_timeout)
+    finally:
+        pool.close()
     return skipped
+
+
+def _settle(
+    store: Store,
+    finished: Finished,
+    on_outcome: Callable[[TrialOutcome], None],
+    trial_timeout: float | None,
+) -> None:
+    """Pass on how a job left its worker: its outcome, or its trial given back or failed."""
+    job: TrialJob = finished.job
+    if finished.died:
+        give_back(store, job.trial_id, job.worker, "its worker process died")
+    elif finished.timed_out:
+        assert trial_timeout is not None
+        on_outcome(_stop_past_limit(store, job, trial_timeout))
+    elif isinstance(finished.error, ClaimLost):
+        return
+    elif finished.error is not None:
+        raise finished.error
+    else:
+        on_outcome(finished.result)

@@ -35,6 +35,7 @@ def export_study(store: Store, name: str) -> dict[str, Any]:
         for key in ("started_at", "finished_at"):
             data[key] = data[key].isoformat() if data[key] else None
         del data["id"], data["study_id"]
+        del data["worker"], data["heartbeat_at"]  # a claim means nothing in another database
         data["points"] = [list(p) for p in store.points(trial.id)]
         trials.append(data)
     task = dataclasses.asdict(study.task)

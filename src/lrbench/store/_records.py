@@ -88,6 +88,8 @@ class TrialRecord:
     error: str | None
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    worker: str | None = None
+    heartbeat_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

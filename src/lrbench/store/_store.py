@@ -24,15 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lrbench._files import study_dir
 from lrbench.evaluate import Direction
-from lrbench.exceptions import ConfigError, StorageError
-from lrbench.store import _engine, _export, queries
+from lrbench.exceptions import ConfigError, StorageError, StudyExists
+from lrbench.store import _claims, _engine, _export, queries
 from lrbench.store._mapping import study_record, task_record, to_record, trial_record
-from lrbench.store._models import Base, MetricPointRow, RecipeRow, StudyRow, TaskRow, TrialRow
+from lrbench.store._models import MetricPointRow, RecipeRow, StudyRow, TaskRow, TrialRow
 from lrbench.store._records import (
     PolicyScore,
     RecipeRecord,
@@ -44,8 +44,6 @@ from lrbench.store._records import (
 )
 
 __all__ = ["Store"]
-
-_INSERT_POINT = sa.insert(Base.metadata.tables["lrb_metric_point"])
 
 
 def _now() -> dt.datetime:
@@ -156,13 +154,19 @@ class Store:
     def task(self, info: TaskInfo) -> TaskRecord:
         """The stored task for `info`, created on first use."""
         key = _config_key(dataclasses.asdict(info))
-        with self.session() as session:
-            row = session.scalar(sa.select(TaskRow).where(TaskRow.config_key == key))
-            if row is None:
-                row = TaskRow(config_key=key, **dataclasses.asdict(info))
-                session.add(row)
-                session.flush()
-            return task_record(row)
+        try:
+            with self.session() as session:
+                row = session.scalar(sa.select(TaskRow).where(TaskRow.config_key == key))
+                if row is None:
+                    row = TaskRow(config_key=key, **dataclasses.asdict(info))
+                    session.add(row)
+                    session.flush()
+                return task_record(row)
+        except IntegrityError:  # another worker stored it meanwhile
+            with self.session() as session:
+                return task_record(
+                    session.scalars(sa.select(TaskRow).where(TaskRow.config_key == key)).one()
+                )
 
     def create_study(
         self,
@@ -176,7 +180,33 @@ class Store:
         config: Mapping[str, Any],
         trials: Sequence[Mapping[str, Any]],
     ) -> StudyRecord:
-        """Create a study and queue its trials (policy, family, lr, seed, total_steps)."""
+        """Create a study and queue its trials (policy, family, lr, seed, total_steps).
+
+        Raises:
+            StudyExists: a study called `name` is stored (another worker created it first).
+        """
+        try:
+            return self._create_study(
+                name=name, task=task, objective=objective, metric=metric, mode=mode,
+                strategy=strategy, config=config, trials=trials,
+            )  # fmt: skip
+        except IntegrityError:
+            if self.study(name) is None:
+                raise
+            raise StudyExists(f"a study named {name!r} already exists") from None
+
+    def _create_study(
+        self,
+        *,
+        name: str,
+        task: TaskRecord,
+        objective: str,
+        metric: str,
+        mode: str,
+        strategy: str,
+        config: Mapping[str, Any],
+        trials: Sequence[Mapping[str, Any]],
+    ) -> StudyRecord:
         with self.session() as session:
             study = StudyRow(
                 name=name,
@@ -203,23 +233,40 @@ class Store:
             session.flush()
             return study_record(study)
 
-    def add_trials(self, study_id: int, trials: Sequence[Mapping[str, Any]]) -> None:
-        """Queue more trials in a study (adaptive strategies propose them as they go)."""
-        with self.session() as session:
-            last = session.scalar(
-                sa.select(sa.func.max(TrialRow.number)).where(TrialRow.study_id == study_id)
-            )
-            start = -1 if last is None else int(last)
-            session.add_all(
-                TrialRow(
-                    study_id=study_id,
-                    number=start + 1 + index,
-                    status=TrialStatus.queued.value,
-                    metrics={},
-                    **dict(trial),
+    def add_trials(
+        self,
+        study_id: int,
+        trials: Sequence[Mapping[str, Any]],
+        *,
+        after: int | None = None,
+    ) -> bool:
+        """Queue more trials in a study (adaptive strategies propose them as they go).
+
+        `after` is the last trial number the proposer saw: where another worker queued
+        trials since, these are not added (it proposed the same round). Returns whether
+        they were.
+        """
+        try:
+            with self.session() as session:
+                last = session.scalar(
+                    sa.select(sa.func.max(TrialRow.number)).where(TrialRow.study_id == study_id)
                 )
-                for index, trial in enumerate(trials)
-            )
+                if after is not None and (-1 if last is None else last) != after:
+                    return False
+                start = -1 if last is None else int(last)
+                session.add_all(
+                    TrialRow(
+                        study_id=study_id,
+                        number=start + 1 + index,
+                        status=TrialStatus.queued.value,
+                        metrics={},
+                        **dict(trial),
+                    )
+                    for index, trial in enumerate(trials)
+                )
+        except IntegrityError:  # another worker took these numbers first
+            return False
+        return True
 
     def annotate_study(self, study_id: int, key: str, value: Any) -> None:
         """Keep `value` (JSON) under `key` of the study's stored configuration: what an
@@ -293,26 +340,47 @@ class Store:
             row = session.get(TrialRow, trial_id)
             return None if row is None else trial_record(row)
 
-    def start_trial(self, trial_id: int) -> None:
-        """Mark a trial running for a new attempt; points of an interrupted attempt are dropped."""
-        with self._begin() as connection:
-            connection.execute(
-                sa.delete(MetricPointRow).where(MetricPointRow.trial_id == trial_id)
-            )
-            connection.execute(
-                sa.update(TrialRow)
-                .where(TrialRow.id == trial_id)
-                .values(
-                    status=TrialStatus.running.value,
-                    attempt=TrialRow.attempt + 1,
-                    started_at=_now(),
-                    finished_at=None,
-                    error=None,
-                )
-            )
+    def start_trial(self, trial_id: int, *, worker: str | None = None) -> None:
+        """Start a trial's next attempt: running, the points of an interrupted attempt
+        dropped. Under `worker`'s claim where given, else unclaimed (a trial run on its own).
 
-    def add_points(self, trial_id: int, step: int, metrics: Mapping[str, float]) -> None:
-        """Store the metrics reported at `step`, committed at once."""
+        Raises:
+            ClaimLost: `worker` no longer holds the trial.
+        """
+        with self._begin() as connection:
+            _claims.begin(connection, trial_id, worker)
+
+    def claim_trial(self, seen: TrialRecord, worker: str) -> bool:
+        """Claim a trial for `worker` if it is still as `seen` (queued, or running under a
+        claim given up): atomic, so of any number of workers that saw it so exactly one
+        wins. Whether this one did."""
+        with self._begin() as connection:
+            return _claims.claim(connection, seen, worker)
+
+    def beat(self, worker: str, study_id: int) -> None:
+        """Mark `worker`'s running trials, and the study, alive now."""
+        with self._begin() as connection:
+            _claims.beat(connection, worker, study_id)
+
+    def release_trials(self, worker: str, *, trial_id: int | None = None) -> int:
+        """Give `worker`'s running trials (or the one `trial_id`) back to the queue: it
+        stops before they end. Returns how many."""
+        with self._begin() as connection:
+            return _claims.release(connection, worker, trial_id)
+
+    def abandon_trial(self, trial_id: int, attempt: int, error: str) -> bool:
+        """Store a trial whose workers kept dying as failed, if it is still at `attempt`."""
+        with self._begin() as connection:
+            return _claims.abandon(connection, trial_id, attempt, error)
+
+    def add_points(
+        self, trial_id: int, step: int, metrics: Mapping[str, float], *, worker: str | None = None
+    ) -> None:
+        """Store the metrics reported at `step`, committed at once.
+
+        Raises:
+            ClaimLost: `worker` no longer holds the trial (nothing is written).
+        """
         if not metrics:
             return
         rows = [
@@ -323,7 +391,7 @@ class Store:
             if self._points_connection is None:
                 self._points_connection = self.engine.connect()
             with self._points_connection.begin():
-                self._points_connection.execute(_INSERT_POINT, rows)
+                _claims.insert_points(self._points_connection, rows, worker)
         except OperationalError as error:
             self._points_connection = None
             raise self._connect_error(error) from None
@@ -339,14 +407,17 @@ class Store:
         cost_samples: int = 0,
         cost_tokens: int = 0,
         error: str | None = None,
+        worker: str | None = None,
     ) -> None:
-        """Record a trial's end: its final status, metrics, cost and error if any."""
+        """Record a trial's end: its final status, metrics, cost and error if any.
+
+        Raises:
+            ClaimLost: `worker` no longer holds the trial (nothing is written).
+        """
         clean = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         with self._begin() as connection:
-            connection.execute(
-                sa.update(TrialRow)
-                .where(TrialRow.id == trial_id)
-                .values(
+            ended = connection.execute(
+                _claims.held(sa.update(TrialRow), trial_id, worker).values(
                     status=status.value,
                     metrics=clean,
                     cost_steps=int(cost_steps),
@@ -357,6 +428,8 @@ class Store:
                     finished_at=_now(),
                 )
             )
+            if worker is not None and not ended.rowcount:
+                raise _claims.lost(trial_id, worker)
 
     def points(self, trial_id: int, name: str | None = None) -> list[tuple[int, str, float]]:
         """(step, metric, value) of every stored point of a trial, in step order."""

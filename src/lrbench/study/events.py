@@ -84,3 +84,6 @@ class StudyEvents:
 
     def trials_dropped(self, count: int, reason: str) -> None:
         """`count` queued trials were dropped without running, for `reason`."""
+
+    def waiting(self, count: int) -> None:
+        """The study's `count` unfinished trials all run in other workers: waiting."""

@@ -8,11 +8,20 @@ The runner owns the loop and nothing else: what trials to propose is the strateg
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrbench.exceptions import ConfigError
+from lrbench.exceptions import ConfigError, StudyExists
 from lrbench.execution import TrialJob, TrialOutcome, run_local
+from lrbench.execution.claims import (
+    Admission,
+    Heartbeat,
+    abandoned,
+    admit,
+    heartbeat_seconds,
+    new_worker,
+)
 from lrbench.execution.raytune import RayOptions
 from lrbench.search import Bracketed, Candidate, SearchContext, Strategy, make_strategy
 from lrbench.search.bracket import bracket_steps
@@ -134,6 +143,10 @@ class _Spending:
         self.running.pop(outcome.trial_id, None)
         self.spent += outcome.cost_steps
 
+    def ended_without_running(self, job: TrialJob) -> None:
+        """Release the reservation of a trial another worker runs."""
+        self.running.pop(job.trial_id, None)
+
 
 def _unique(candidates: Sequence[Candidate]) -> list[Candidate]:
     found: dict[tuple[str, float], Candidate] = {}
@@ -155,19 +168,39 @@ def _open_study(
     wanted = stored_config(plan.config, plan.objective)
     existing = store.study(name)
     if existing is not None:
-        changes = configuration_changes(wanted, existing.config.get("config", {}))
-        if changes:
-            raise ConfigError(
-                f"study {name!r} exists with a different configuration ({', '.join(changes)});"
-                " run it unchanged to resume, or choose another --study name"
-            )
-        return existing
+        return _resumed(existing, wanted)
     context = _context(plan, store, batch=workers)  # refuses a cap too small, before any work
     prepared = strategy.prepare(context)
     context = _context(plan, store, batch=workers, prepared=prepared)
     proposed = strategy.propose(context, [])
     baselines = [Candidate(t, float(lr), "baseline") for t, lr in plan.config.baselines]
     candidates = plan.objective.order(_unique([*proposed, *baselines]), plan)
+    try:
+        return _create(store, name, plan, candidates, prepared, wanted, study_file)
+    except StudyExists:  # another worker created it meanwhile: join it
+        return _resumed(store.require_study(name), wanted)
+
+
+def _resumed(existing: StudyRecord, wanted: dict[str, Any]) -> StudyRecord:
+    """The stored study, if it was made with the options wanted now."""
+    changes = configuration_changes(wanted, existing.config.get("config", {}))
+    if changes:
+        raise ConfigError(
+            f"study {existing.name!r} exists with a different configuration "
+            f"({', '.join(changes)}); run it unchanged to resume, or choose another --study name"
+        )
+    return existing
+
+
+def _create(
+    store: Store,
+    name: str,
+    plan: Plan,
+    candidates: Sequence[Candidate],
+    prepared: dict[str, Any] | None,
+    wanted: dict[str, Any],
+    study_file: str | None,
+) -> StudyRecord:
     return store.create_study(
         name=name,
         task=store.task(plan.task.info(plan.total_steps)),
@@ -187,7 +220,7 @@ def _open_study(
 
 
 def _jobs(
-    plan: Plan, store: Store, study: StudyRecord, trials: Sequence[TrialRecord]
+    plan: Plan, store: Store, study: StudyRecord, trials: Sequence[TrialRecord], worker: str
 ) -> list[TrialJob]:
     extras = plan.objective.job_settings(plan, store, study, trials)
     return [
@@ -203,6 +236,7 @@ def _jobs(
             metric=plan.metric,
             direction=plan.direction,
             target=plan.config.target,
+            worker=worker,
             **extras.get(t.id, {}),
         )
         for t in trials
@@ -219,8 +253,8 @@ def _next_round(
     if not rows and strategy.adaptive:
         context = _context(plan, store, batch=workers, prepared=study.config.get("bracket"))
         rows = plan.trial_rows(_unique(strategy.propose(context, trials)))
-    if rows:
-        store.add_trials(study.id, rows)
+    if rows:  # another worker may queue this round first: then run its trials
+        store.add_trials(study.id, rows, after=max((t.number for t in trials), default=-1))
     return bool(rows)
 
 
@@ -257,6 +291,7 @@ def tune(
     events: StudyEvents | None = None,
     executor: str | RayOptions = "local",
     study_file: str | None = None,
+    trial_timeout: float | None = None,
 ) -> StudyResult:
     """Run (or resume) a study and return its leaderboard.
 
@@ -268,12 +303,22 @@ def tune(
         events: Progress hooks.
         executor: `local`, `ray` (a local Ray), or `RayOptions` (a cluster, resources).
         study_file: The text of the study file `config` came from, kept with a new study.
+        trial_timeout: Seconds a trial may run; one past it is stopped and stored as failed
+            (trials then run in worker processes, `workers=1` included).
+
+    Any number of processes, on any machines, may run the same study against one database:
+    they split its trials (each claimed before it runs, `lrbench.execution.claims`), and a
+    trial whose worker died is run again by another.
 
     Raises:
         ConfigError: a bad option, an unknown task, a study name reused with another
             configuration, or a user task that never reports the metric.
         StorageError: the database is unreachable or has another schema version.
     """
+    if trial_timeout is not None and not 0 < trial_timeout < math.inf:
+        raise ConfigError(
+            f"`--trial-timeout` must be a positive number of seconds, got {trial_timeout!r}"
+        )
     ray_options = _executor(executor, workers)
     if ray_options is not None:  # an unreachable cluster fails before any work
         from lrbench.execution.raytune import connect
@@ -292,12 +337,11 @@ def tune(
     expected = _expected_trials(plan, study, trials, strategy)
     events.started(study, expected, expected - sum(t.status.finished for t in trials))
     store.set_study_status(study.id, "running")
+    worker = new_worker()
     standings = Standings(study, trials)
-    spending = _Spending(plan, study, trials)
     records: dict[int, TrialRecord] = {}  # this round's trials by id
 
     def finished(job: TrialJob, outcome: TrialOutcome) -> None:
-        spending.ended(outcome)
         if outcome.status is TrialStatus.complete and plan.metric not in outcome.metric_names:
             raise ConfigError(
                 f"task {task.name} never reported metric {plan.metric!r} (it reported: "
@@ -307,33 +351,62 @@ def tune(
         events.trial_finished(outcome, standings)
 
     try:
-        while True:
-            trials = store.trials(study.id)
-            records = {t.id: t for t in trials}
-            skipped = _run(
-                _jobs(plan, store, study, trials),
-                store,
-                study,
-                plan,
-                ray_options,
-                workers,
-                finished,
-                events,
-                spending.may_start,
-            )
-            if skipped:
-                dropped = store.drop_queued_trials([job.trial_id for job in skipped])
-                events.trials_dropped(
-                    dropped, f"--max-cost {plan.config.max_cost:g} full runs is spent"
-                )
-                break
-            if not _next_round(plan, store, study, strategy, workers):
-                break
+        with Heartbeat(store, worker, study.id):
+            while True:
+                trials = store.trials(study.id)
+                records = {t.id: t for t in trials}
+                jobs = _jobs(plan, store, study, trials, worker)
+                if not jobs:
+                    if _next_round(plan, store, study, strategy, workers):
+                        continue
+                    break
+                admission = _Admission(store, worker, _Spending(plan, study, trials))
+                skipped = _run(
+                    jobs, store, study, plan, ray_options, workers, finished, events,
+                    admission, trial_timeout,
+                )  # fmt: skip
+                if skipped:
+                    dropped = store.drop_queued_trials([job.trial_id for job in skipped])
+                    events.trials_dropped(
+                        dropped, f"--max-cost {plan.config.max_cost:g} full runs is spent"
+                    )
+                    break
+                if not admission.admitted:  # every unfinished trial runs in another worker
+                    events.waiting(len(jobs))
+                    time.sleep(min(heartbeat_seconds(), 5.0))
     except BaseException:
-        store.set_study_status(study.id, "interrupted")
+        store.release_trials(worker)
+        if not _runs_elsewhere(store, study):
+            store.set_study_status(study.id, "interrupted")
         raise
     store.set_study_status(study.id, "complete")
     return StudyResult.load(store, store.require_study(name))
+
+
+class _Admission:
+    """Decides, before each trial starts, whether this worker runs it: the cost cap must
+    pay for it and no live worker may hold it (`claims.admit`)."""
+
+    def __init__(self, store: Store, worker: str, spending: _Spending) -> None:
+        self.store, self.worker, self.spending = store, worker, spending
+        self.admitted = 0
+
+    def __call__(self, job: TrialJob) -> Admission:
+        if not self.spending.may_start(job):
+            return Admission.skip
+        decision = admit(self.store, job.trial_id, self.worker)
+        if decision is Admission.run:
+            self.admitted += 1
+        else:
+            self.spending.ended_without_running(job)
+        return decision
+
+
+def _runs_elsewhere(store: Store, study: StudyRecord) -> bool:
+    """Whether another live worker still runs some of the study's trials."""
+    return any(
+        t.status is TrialStatus.running and not abandoned(t) for t in store.trials(study.id)
+    )
 
 
 def _run(
@@ -345,13 +418,16 @@ def _run(
     workers: int,
     finished: Callable[[TrialJob, TrialOutcome], None],
     events: StudyEvents,
-    may_start: Callable[[TrialJob], bool],
+    admission: _Admission,
+    trial_timeout: float | None,
 ) -> list[TrialJob]:
-    """Run `jobs` locally, or on Ray where `ray_options` are given; return the jobs the cost
-    cap did not let start (on Ray the cap is kept by planning alone: none)."""
+    """Run the `jobs` this worker is admitted to, locally, or on Ray where `ray_options`
+    are given; return the jobs the cost cap did not let start (on Ray the cap is kept by
+    planning alone: none)."""
     by_id = {job.trial_id: job for job in jobs}
 
     def on_outcome(outcome: TrialOutcome) -> None:
+        admission.spending.ended(outcome)
         finished(by_id[outcome.trial_id], outcome)
 
     if ray_options is None:
@@ -362,16 +438,19 @@ def _run(
             on_outcome=on_outcome,
             on_start=events.trial_started,
             on_progress=events.progress,
-            may_start=may_start,
+            admit=admission,
+            trial_timeout=trial_timeout,
         )
     from lrbench.execution.raytune import run_ray
 
-    run_ray(
-        jobs,
-        options=ray_options,
-        store=store,
-        run_name=study.name,
-        total_steps=plan.total_steps,
-        on_outcome=on_outcome,
-    )
+    claimed = [job for job in jobs if admission(job) is Admission.run]
+    if claimed:
+        run_ray(
+            claimed,
+            options=ray_options,
+            store=store,
+            run_name=study.name,
+            total_steps=plan.total_steps,
+            on_outcome=on_outcome,
+        )
     return []
