@@ -30,6 +30,7 @@ class PlainEvents(StudyEvents):
     def __init__(self) -> None:
         self.done = 0
         self.total = 0
+        self.told_waiting = False
 
     def started(self, study: StudyRecord, total: int, pending: int) -> None:
         self.total = pending
@@ -41,6 +42,15 @@ class PlainEvents(StudyEvents):
     def trials_dropped(self, count: int, reason: str) -> None:
         self.total -= count
         stderr.print(f"{count} trial(s) dropped: {reason}", markup=False, highlight=False)
+
+    def waiting(self, count: int) -> None:
+        if not self.told_waiting:
+            stderr.print(
+                f"waiting: the {count} unfinished trial(s) run in other workers",
+                markup=False,
+                highlight=False,
+            )
+        self.told_waiting = True
 
     def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         self.done += 1
@@ -111,6 +121,11 @@ class RichEvents(StudyEvents):
         total = self.bars.tasks[self.study_bar].total or 0
         self.bars.update(self.study_bar, total=max(0, total - count))
         self.bars.console.print(f"{count} trial(s) dropped: {reason}", markup=False)
+
+    def waiting(self, count: int) -> None:
+        self.bars.update(
+            self.trial_bar, visible=True, description=f"waiting: {count} run in other workers"
+        )
 
     def trial_finished(self, outcome: TrialOutcome, standings: Standings) -> None:
         self.bars.advance(self.study_bar)

@@ -22,6 +22,7 @@ from lrbench.cli._common import (
     stderr,
     stdout,
 )
+from lrbench.execution.claims import study_status
 
 app = typer.Typer(
     help="""Inspect, export, import and upgrade the LR policy database.
@@ -67,7 +68,7 @@ def ls(db: DbOption = None, output: FormatOption = OutputFormat.human) -> None:
                 "metric": study.metric,
                 "mode": study.mode,
                 "strategy": study.strategy,
-                "status": study.status,
+                "status": study_status(study),
                 "trials": len(trials),
                 "finished": sum(t.status.finished for t in trials),
                 "best_policy": best.policy if best else None,
@@ -115,12 +116,12 @@ def show(
     result = StudyResult.load(store, record)
     if output is OutputFormat.json:
         print_json(
-            {**result.to_json(), "config": record.config["config"], "status": record.status}
+            {**result.to_json(), "config": record.config["config"], "status": study_status(record)}
         )
         return
     config = record.config["config"]
     stdout.print(
-        f"[bold]{record.name}[/bold] ({record.status}): task {record.task.name}, "
+        f"[bold]{record.name}[/bold] ({study_status(record)}): task {record.task.name}, "
         f"strategy {record.strategy}, {config['total_steps']} steps per trial, "
         f"LR {config['lr_min']:g}..{config['lr_max']:g}, seeds {config['seeds']}"
     )

@@ -1,9 +1,15 @@
-"""The `lrbench` application: one module per command, errors as one line with exit code 2."""
+"""The `lrbench` application: one module per command, errors as one line with exit code 2,
+Ctrl-C as one line with the resume hint and exit code 130."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Annotated
 
 # Progress is the CLI's to show (rich, on stderr): no tqdm bars from the libraries a study runs
@@ -82,6 +88,30 @@ def _fail(message: str, command: str | None = None) -> int:
     return 2
 
 
+class _Stopped(BaseException):
+    """Ctrl-C or SIGTERM, raised where the program is, so that a study releases its trials
+    on the way out. Not KeyboardInterrupt, which Typer turns into a silent exit, and a
+    BaseException: no `except Exception` may swallow it."""
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+_RESUMABLE = ("tune", "demo")
+
+
+def _interrupted(command: str | None) -> int:
+    """Say what was kept and how to go on; the shell's code for a stop by Ctrl-C, 130."""
+    hint = (
+        "; what finished is stored: run the same command again to resume"
+        if command in _RESUMABLE
+        else ""
+    )
+    stderr.print(f"lrbench: interrupted{hint}", markup=False, highlight=False)
+    return 130
+
+
 def _command_of(args: list[str]) -> str | None:
     """The command the arguments name (`db export` for a group's command), for help hints."""
     words = [a for a in args if not a.startswith("-")]
@@ -94,22 +124,42 @@ def _command_of(args: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; known errors print one line on stderr and return exit code 2."""
+    """Run the CLI; known errors print one line on stderr and return exit code 2, Ctrl-C
+    and SIGTERM one line and 130."""
     args = sys.argv[1:] if argv is None else argv
+    with _stopping_on_signals():
+        code = _run(args)
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _run(args: list[str]) -> int:
     command = _command_of(args)
     try:
         result = app(args=args, prog_name="lrbench", standalone_mode=False)
     except LRBenchError as error:
-        code = _fail(str(error))
+        return _fail(str(error))
     except _USAGE_ERROR as error:
-        code = _fail(getattr(error, "format_message", error.__str__)(), command)
-    except (KeyboardInterrupt, typer.Abort):
-        code = _fail("interrupted; run the same command again to resume")
-    else:
-        code = result if isinstance(result, int) else 0
-    if argv is None:
-        sys.exit(code)
-    return code
+        return _fail(getattr(error, "format_message", error.__str__)(), command)
+    except (KeyboardInterrupt, typer.Abort, _Stopped):
+        return _interrupted(command)
+    return result if isinstance(result, int) else 0
+
+
+@contextlib.contextmanager
+def _stopping_on_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM raise `_Stopped` while the CLI runs (the main thread only can
+    take signals); the handlers before are put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {number: signal.signal(number, _stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

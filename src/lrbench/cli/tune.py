@@ -182,6 +182,14 @@ def tune_command(
             help="Trials at once: local worker processes \\[1]; on Ray a cap \\[all that fit].",
         ),
     ] = None,
+    trial_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--trial-timeout",
+            min=0.001,
+            help="Seconds a trial may run; one past it is stopped and stored as failed.",
+        ),
+    ] = None,
     study: Annotated[
         str | None, typer.Option(help="Study name \\[default: from the config].")
     ] = None,
@@ -336,6 +344,7 @@ def tune_command(
                 name=options["study"],
                 db=options["db"],
                 workers=options["workers"] or 1,
+                trial_timeout=options["trial_timeout"],
                 events=events,
                 executor=runner,
                 study_file=file_text,

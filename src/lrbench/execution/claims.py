@@ -24,7 +24,7 @@ import threading
 from types import TracebackType
 
 from lrbench.exceptions import ConfigError, StorageError
-from lrbench.store import Store, TrialRecord, TrialStatus
+from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -37,6 +37,7 @@ __all__ = [
     "grace_seconds",
     "heartbeat_seconds",
     "new_worker",
+    "study_status",
 ]
 
 _log = logging.getLogger(__name__)
@@ -101,6 +102,16 @@ def abandoned(trial: TrialRecord, now: dt.datetime | None = None) -> bool:
     now = now or dt.datetime.now(dt.timezone.utc)
     silent = (now - trial.heartbeat_at).total_seconds()
     return silent > grace_seconds() or _dead_here(trial.worker)
+
+
+def study_status(study: StudyRecord, now: dt.datetime | None = None) -> str:
+    """The study's status as it stands: `running` only while a worker beats for it; one
+    whose workers all stopped without a word (killed) is `interrupted`."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    silent = (now - study.updated_at).total_seconds()
+    if study.status == "running" and silent > grace_seconds():
+        return "interrupted"
+    return study.status
 
 
 class Admission(enum.Enum):

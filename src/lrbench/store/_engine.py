@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from lrbench.store._models import Base
 __all__ = [
     "DEFAULT_URL",
     "connect_error",
+    "create_schema",
     "has_tables",
     "make_engine",
     "refuse_revision",
@@ -32,6 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_URL = "sqlite:///lrbench.db"
+_LOCK_KEY = 0x4C524231  # "LRB1": the advisory lock of schema changes
 _URL_HINT = "e.g. sqlite:///lrbench.db or postgresql+psycopg://user@host:5432/dbname"
 
 
@@ -127,11 +131,54 @@ def refuse_revision(display_url: str, current: str | None, head: str | None) -> 
     )
 
 
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Only one process migrates a database at a time (workers starting together on a new
+    database): a PostgreSQL advisory lock, or a file lock beside a SQLite file."""
+    if engine.url.get_backend_name() == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _LOCK_KEY})
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    import fcntl  # POSIX; SQLite files are local to one machine
+
+    with open(f"{database}.migrate-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def create_schema(engine: Engine, display_url: str) -> str | None:
+    """Create the schema in a database without one (unless another process just did, or
+    it holds tables of its own); the revision it has then."""
+    with _migration_lock(engine):
+        current, _ = schema_revisions(engine, display_url)
+        if current is None and not has_tables(engine):
+            _migrate(engine)
+            current, _ = schema_revisions(engine, display_url)
+    return current
+
+
 def upgrade(engine: Engine, display_url: str) -> tuple[str | None, str | None]:
     """Migrate the schema to the newest revision; returns (before, after)."""
-    before, head = schema_revisions(engine, display_url)
+    with _migration_lock(engine):
+        before, head = schema_revisions(engine, display_url)
+        _migrate(engine)
+    return before, head
+
+
+def _migrate(engine: Engine) -> None:
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-    return before, head

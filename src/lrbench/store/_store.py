@@ -82,9 +82,9 @@ class Store:
         if not check_schema:
             return
         current, head = self.schema_revisions()
-        if current is None and create and not _engine.has_tables(self.engine):
-            self.upgrade()
-        elif current != head:
+        if current is None and create:
+            current = _engine.create_schema(self.engine, self.display_url)
+        if current != head:
             raise _engine.refuse_revision(self.display_url, current, head)
         self._seed_recipes()
 
@@ -509,11 +509,14 @@ class Store:
     def _seed_recipes(self) -> None:
         """Add the shipped recipes this database lacks (by name; stored ones are kept)."""
         data = json.loads((resources.files("lrbench.store") / "recipes.json").read_text())
-        with self.session() as session:
-            stored = set(session.scalars(sa.select(RecipeRow.name)))
-            missing = [entry for entry in data if entry["name"] not in stored]
-            if missing:
-                session.add_all(RecipeRow(**entry) for entry in missing)
+        try:
+            with self.session() as session:
+                stored = set(session.scalars(sa.select(RecipeRow.name)))
+                missing = [entry for entry in data if entry["name"] not in stored]
+                if missing:
+                    session.add_all(RecipeRow(**entry) for entry in missing)
+        except IntegrityError:  # another process, opening the database too, added them
+            pass
 
     def recipes(self) -> list[RecipeRecord]:
         """The published recipes shipped with LRBench++ (priors for top-k)."""

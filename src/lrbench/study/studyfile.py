@@ -110,6 +110,7 @@ STUDY_FILE_KEYS: dict[str, Callable[[str, Any], Any]] = {
     "epochs": _number(float),
     "seeds": _number(int),
     "workers": _number(int),
+    "trial_timeout": _number(float),
     "study": _text,
     "baselines": _baselines,
     "target": _number(float),

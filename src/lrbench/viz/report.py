@@ -18,6 +18,7 @@ import jinja2
 from matplotlib.figure import Figure
 
 from lrbench.evaluate import Direction
+from lrbench.execution.claims import study_status
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord, TrialStatus
 from lrbench.study.objectives import HorizonTransfer, PredictedSchedules, objective_of_study
 from lrbench.study.result import ProxyAgreement, StudyResult, cautions, proxy_agreement
@@ -87,7 +88,7 @@ def _config_rows(study: StudyRecord) -> list[tuple[str, str]]:
         ("optimizer", study.task.optimizer or "—"),
         ("objective", f"{study.objective}: {study.metric} ({study.mode})"),
         ("strategy", study.strategy),
-        ("status", study.status),
+        ("status", study_status(study)),
     ]
     for key in (
         "policies",
