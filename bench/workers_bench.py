@@ -1,0 +1,302 @@
+"""Shared studies: workers splitting one study, faults injected, concurrent writers.
+
+    python bench/workers_bench.py [--part split|faults|writers] [--quick]
+
+1. split: 1, 2 and 4 `lrbench tune` processes started together on one 16-trial study
+   (PostgreSQL, and SQLite beside it): trials trained (must be 16: attempts summed), metric
+   points written twice (must be 0), wall time against one process. Two tasks: a trial
+   that sleeps (0.1 s a step, 20 steps: workers on separate machines, where the split is
+   the whole gain) and digits-mlp (CPU-bound: these 2 cores cap the gain at 2x).
+2. faults: 20 kill -9 of a random worker at a random moment of a study run by 2 processes,
+   each restarted at once (SQLite and PostgreSQL), then a PostgreSQL restart mid-study:
+   configurations ended exactly once, none left running, orphaned worker processes, points
+   doubled, SQLite's `pragma integrity_check`.
+3. writers: 4 processes writing metric points at once, as 4 workers' trials do: points/s in
+   all and errors, SQLite and PostgreSQL; one writer alone beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from lrbench.store import Store, TaskInfo, TrialStatus
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TABLES = (
+    "lrb_metric_point",
+    "lrb_trial",
+    "lrb_study",
+    "lrb_task",
+    "lrb_recipe",
+    "alembic_version",
+)
+SLEEPY_TASK = '''
+import time
+
+import torch
+
+
+def train(trial):
+    """A quadratic that sleeps between steps: the cost of a trial is elsewhere."""
+    w = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([w], lr=0.0)
+    monitor = trial.monitor(optimizer)
+    for step in range(trial.total_steps):
+        loss = ((w - 3.0) ** 2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        monitor.step(loss=loss)
+        trial.report(step + 1, score=-loss.item())
+        time.sleep(float(trial.params.get("sleep", 0.1)))
+    return {"score": -loss.item()}
+'''
+ENV = {**os.environ, "LRBENCH_HEARTBEAT": "1", "TQDM_DISABLE": "1"}
+
+
+def postgres_ready() -> bool:
+    """Empty the benchmark database; False when no server is reachable."""
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.begin() as connection:
+            for table in TABLES:
+                connection.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+        engine.dispose()
+    except sa.exc.OperationalError:
+        return False
+    return True
+
+
+def databases(folder: Path, name: str) -> list[tuple[str, str]]:
+    """(label, fresh URL) of each backend reachable."""
+    found = [("SQLite", f"sqlite:///{folder / name}.db")]
+    if postgres_ready():
+        found.append(("PostgreSQL", POSTGRES_URL))
+    return found
+
+
+def tune_command(task: str, db: str, trials: int, steps: int, *extra: str) -> list[str]:
+    """`lrbench tune` on one shared study."""
+    metric = ["--metric", "score", "--mode", "max"] if task.endswith(":train") else []
+    return [
+        sys.executable, "-c", "from lrbench.cli.main import main; main()", "tune",
+        "--task", task, *metric, "--policies", "fixed", "--lr-min", "0.001", "--lr-max", "0.5",
+        "--trials", str(trials), "--total-steps", str(steps), "--study", "shared",
+        "--db", db, "--quiet", "--format", "json", *extra,
+    ]  # fmt: skip
+
+
+def audit(db: str) -> dict[str, int]:
+    """What the shared study holds: trials, trainings (attempts), unfinished, points doubled."""
+    store = Store(db)
+    trials = store.trials(store.require_study("shared").id)
+    with store.session() as session:
+        rows = session.execute(sa.text("SELECT trial_id, step, name FROM lrb_metric_point"))
+        counts = Counter(tuple(row) for row in rows)
+    store.dispose()
+    return {
+        "trials": len(trials),
+        "trained": sum(t.attempt for t in trials),
+        "complete": sum(t.status is TrialStatus.complete for t in trials),
+        "unfinished": sum(not t.status.finished for t in trials),
+        "doubled": sum(n - 1 for n in counts.values()),
+    }
+
+
+def reset(label: str, db: str) -> None:
+    if label == "PostgreSQL":
+        postgres_ready()
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(db.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+
+
+def split(folder: Path, quick: bool) -> None:
+    """Part 1: 1, 2 and 4 processes on one study."""
+    sleepy = folder / "sleepy.py"
+    sleepy.write_text(SLEEPY_TASK)
+    trials = 4 if quick else 16
+    tasks = [("sleeping trial", f"{sleepy}:train", 20), ("digits-mlp", "digits-mlp", 100)]
+    print(f"\n1. {trials} trials split between processes")
+    print(f"{'database':<11} {'task':<15} {'procs':>5} {'trained':>8} {'doubled':>8} "
+          f"{'wall s':>7} {'speed-up':>8}")  # fmt: skip
+    for label, db in databases(folder, "split"):
+        for task_label, task, steps in tasks:
+            alone = None
+            for processes in (1, 2, 4):
+                reset(label, db)
+                command = tune_command(task, db, trials, steps)
+                start = time.perf_counter()
+                running = [
+                    subprocess.Popen(
+                        command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                    )
+                    for _ in range(processes)
+                ]
+                errors = [p.communicate()[1].decode() for p in running]
+                wall = time.perf_counter() - start
+                failed = [e for p, e in zip(running, errors) if p.returncode]
+                if failed:
+                    print(f"  {processes} processes failed: {failed[0][-400:]}")
+                alone = alone or wall
+                found = audit(db)
+                print(f"{label:<11} {task_label:<15} {processes:>5} {found['trained']:>8} "
+                      f"{found['doubled']:>8} {wall:>7.1f} {alone / wall:>7.2f}x")  # fmt: skip
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def faults(folder: Path, quick: bool) -> None:
+    """Part 2: kill -9 at random moments, and a PostgreSQL restart."""
+    sleepy = folder / "sleepy.py"
+    sleepy.write_text(SLEEPY_TASK)
+    kills = 4 if quick else 20
+    rng = random.Random(0)
+    print(f"\n2. faults: {kills} kill -9 of a random one of 2 processes (each uses --workers 2)")
+    print(f"{'database':<11} {'fault':<22} {'trials':>6} {'ended once':>10} {'running':>7} "
+          f"{'orphans':>7} {'doubled':>7} {'trained':>7} integrity")  # fmt: skip
+    for label, db in databases(folder, "faults"):
+        reset(label, db)
+        command = tune_command(f"{sleepy}:train", db, 24, 20, "--workers", "2",
+                               "--param", "sleep=0.05")  # fmt: skip
+        running = [subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for _ in range(2)]  # fmt: skip
+        killed_workers: set[int] = set()
+        for _ in range(kills):
+            time.sleep(rng.uniform(0.5, 3.0))
+            index = rng.randrange(2)
+            victim = running[index]
+            killed_workers |= _descendants(victim.pid)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            running[index] = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL)  # fmt: skip
+        codes = [p.wait() for p in running]
+        time.sleep(2.0)
+        orphans = sum(map(_alive, killed_workers))
+        report(label, f"kill -9 x{kills} (exit {codes})", db, orphans)
+    if postgres_ready() and not quick:
+        restart_postgres(folder, sleepy)
+
+
+def restart_postgres(folder: Path, sleepy: Path) -> None:
+    """A PostgreSQL restart while 2 processes run a study; each is run again if it stopped."""
+    command = tune_command(f"{sleepy}:train", POSTGRES_URL, 12, 20, "--param", "sleep=0.05")
+    running = [subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+    time.sleep(4.0)
+    version = next(Path("/etc/postgresql").iterdir()).name
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+                   check=True)  # fmt: skip
+    errors = [p.communicate()[1].decode().strip().splitlines()[-1:] for p in running]
+    stopped = sum(p.returncode != 0 for p in running)
+    if stopped:
+        print(f"  {stopped} of 2 processes stopped on the restart: {errors}; run again")
+        subprocess.run(command, env=ENV, stdout=subprocess.DEVNULL, check=True)
+    report("PostgreSQL", f"server restart ({stopped} re-run)", POSTGRES_URL, 0)
+
+
+def report(label: str, fault: str, db: str, orphans: int) -> None:
+    found = audit(db)
+    integrity = "-"
+    if db.startswith("sqlite"):
+        with sa.create_engine(db).connect() as connection:
+            integrity = connection.execute(sa.text("pragma integrity_check")).scalar()
+    ended_once = found["complete"] == found["trials"] and not found["unfinished"]
+    print(f"{label:<11} {fault:<22} {found['trials']:>6} {ended_once!s:>10} "
+          f"{found['unfinished']:>7} {orphans:>7} {found['doubled']:>7} {found['trained']:>7} "
+          f"{integrity}")  # fmt: skip
+
+
+def _write_points(db: str, trial_id: int, reports: int, results: multiprocessing.Queue) -> None:
+    store = Store(db)
+    errors = 0
+    start = time.perf_counter()
+    for step in range(reports):
+        try:
+            store.add_points(trial_id, step, {"loss": 1.0 / (step + 1), "lr": 0.1})
+        except Exception:
+            errors += 1
+    results.put((2 * reports, errors, time.perf_counter() - start))
+
+
+def writers(folder: Path, quick: bool) -> None:
+    """Part 3: points/s with 4 concurrent writers."""
+    reports = 200 if quick else 2000
+    print(f"\n3. concurrent writers: {reports} reports of 2 metrics each, committed one by one")
+    print(f"{'database':<11} {'writers':>7} {'points/s':>9} {'errors':>6}")
+    context = multiprocessing.get_context("spawn")
+    for label, db in databases(folder, "writers"):
+        for count in (1, 4):
+            reset(label, db)
+            store = Store(db)
+            study = store.create_study(
+                name="w", task=store.task(TaskInfo(name="bench")), objective="single-policy",
+                metric="loss", mode="min", strategy="grid", config={"config": {}},
+                trials=[{"policy": "fixed(lr=0.1)", "family": "fixed", "lr": 0.1, "seed": s,
+                         "total_steps": reports} for s in range(count)],
+            )  # fmt: skip
+            ids = [t.id for t in store.trials(study.id)]
+            store.dispose()
+            results = context.Queue()
+            start = time.perf_counter()
+            processes = [context.Process(target=_write_points, args=(db, i, reports, results))
+                         for i in ids]  # fmt: skip
+            for process in processes:
+                process.start()
+            found = [results.get() for _ in processes]
+            for process in processes:
+                process.join()
+            wall = time.perf_counter() - start
+            points = sum(p for p, _, _ in found)
+            errors = sum(e for _, e, _ in found)
+            print(f"{label:<11} {count:>7} {points / wall:>9.0f} {errors:>6}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=("split", "faults", "writers"), action="append")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check it runs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        for part in args.part or ("split", "faults", "writers"):
+            {"split": split, "faults": faults, "writers": writers}[part](Path(folder), args.quick)
+
+
+if __name__ == "__main__":
+    main()
