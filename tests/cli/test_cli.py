@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
+import typer
+from rich.text import Text
 
 import lrbench
-from lrbench.cli.main import main
+from lrbench.cli.main import app, main
 from lrbench.policies import policy_names
+from lrbench.store import Store, TaskInfo
 
 LRBENCH = str(Path(sys.executable).parent / "lrbench")
 
@@ -206,3 +211,37 @@ def test_advice_needs_no_database_and_leaves_none(
     assert any(r["name"] == "alpaca-7b" for r in json.loads(capsys.readouterr().out))
     assert main(["recommend", "--task", "digits-mlp", "--db", db, "--format", "json"]) == 0
     assert not missing.exists()
+
+
+def _commands(command: click.Command, path: tuple[str, ...] = ()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_no_help_text_loses_brackets_or_colons_to_markup() -> None:
+    """Typer renders help as rich markup: `[lo, hi]` or `file.py:train:` must be escaped."""
+    for path, command in _commands(typer.main.get_command(app)):
+        texts = [command.help or "", *(getattr(p, "help", "") or "" for p in command.params)]
+        for text in map(inspect.cleandoc, texts):
+            shown = Text.from_markup(text).plain
+            assert shown == text.replace("\\[", "["), f"`lrbench {' '.join(path)}`: {text!r}"
+
+
+def test_names_with_brackets_and_colons_print_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'names.db'}"
+    store = Store(db)
+    name = "[red]lr[/red] my_task.py:train: [lo, hi]"
+    store.create_study(
+        name=name, task=store.task(TaskInfo(name="task:smile:[x]")), objective="single-policy",
+        metric="acc", mode="max", strategy="grid",
+        config={"config": {"total_steps": 10, "lr_min": 0.1, "lr_max": 1.0, "seeds": 1}},
+        trials=[],
+    )  # fmt: skip
+    assert main(["db", "ls", "--db", db]) == 0
+    assert name in capsys.readouterr().out.replace("\n", "")
+    assert main(["db", "show", name, "--db", db]) == 0
+    shown = capsys.readouterr().out
+    assert name in shown and "task task:smile:[x]" in shown

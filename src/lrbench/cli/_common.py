@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 class OutputFormat(str, enum.Enum):
@@ -30,9 +31,21 @@ StepsOption = Annotated[
     int, typer.Option("--steps", "-n", min=1, help="Number of steps to evaluate (>= 1).")
 ]
 
-# No emoji codes: task references such as `my_task.py:train:` must print as written.
-stdout = Console(soft_wrap=True, emoji=False)
-stderr = Console(stderr=True, soft_wrap=True, emoji=False)
+# What we print holds names users chose (studies, tasks, paths, policies): no markup and no
+# emoji codes by default, so `[lo, hi]` and `my_task.py:train:` print as written. A line that
+# styles a word asks for markup itself, with `emphasis` around every value in it.
+# Into a pipe or a file, tables are as wide as their rows: nothing is cut or folded for grep.
+_PIPE_WIDTH = 10_000
+stdout = Console(
+    soft_wrap=True, emoji=False, markup=False,
+    width=None if sys.stdout.isatty() else _PIPE_WIDTH,
+)  # fmt: skip
+stderr = Console(stderr=True, soft_wrap=True, emoji=False, markup=False)
+
+
+def emphasis(value: object, style: str = "bold") -> str:
+    """`value` in `style`, as markup for a `print(..., markup=True)` (its text escaped)."""
+    return f"[{style}]{escape(str(value))}[/{style}]"
 
 
 def print_json(data: Any) -> None:

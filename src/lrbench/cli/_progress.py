@@ -71,7 +71,7 @@ class _BarsAndLeaderboard(Progress):
     def __init__(self, events: RichEvents) -> None:
         self.events = events  # read by get_renderables, which the base class calls at once
         super().__init__(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -16,6 +17,7 @@ from lrbench.cli._common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    emphasis,
     print_json,
     reading_store,
     recipes_store,
@@ -80,7 +82,7 @@ def ls(db: DbOption = None, output: FormatOption = OutputFormat.human) -> None:
         return
     table = Table(title=f"studies in {store.display_url}")
     for column in ("study", "task", "metric", "strategy", "status", "trials", "best"):
-        table.add_column(column, overflow="fold" if column == "best" else "ellipsis")
+        table.add_column(column, overflow="fold")  # names wrap on a terminal, never cut
     for row in rows:
         best = (
             "—" if row["best_policy"] is None else f"{row['best_value']:.4g} {row['best_policy']}"
@@ -121,9 +123,11 @@ def show(
         return
     config = record.config["config"]
     stdout.print(
-        f"[bold]{record.name}[/bold] ({study_status(record)}): task {record.task.name}, "
-        f"strategy {record.strategy}, {config['total_steps']} steps per trial, "
-        f"LR {config['lr_min']:g}..{config['lr_max']:g}, seeds {config['seeds']}"
+        f"{emphasis(record.name)} ({study_status(record)}): task "
+        f"{escape(record.task.name)}, strategy {escape(record.strategy)}, "
+        f"{config['total_steps']} steps per trial, "
+        f"LR {config['lr_min']:g}..{config['lr_max']:g}, seeds {config['seeds']}",
+        markup=True,
     )
     stdout.print(render_leaderboard(result, limit=50))
     failed = [t for t in result.trials if t.error and t.status.value == "failed"]
@@ -171,7 +175,7 @@ def top(
         return
     table = Table(title=f"top {len(scores)} policies for {task}")
     for column in ("#", "family", "LR", "policy", "metric", "from"):
-        table.add_column(column, overflow="fold" if column == "policy" else "ellipsis")
+        table.add_column(column, overflow="fold")
     for rank, s in enumerate(scores, 1):
         table.add_row(
             str(rank), s.family, f"{s.lr:g}", Text(s.policy), f"{s.metric} {s.mean:.4g}", s.source

@@ -25,6 +25,7 @@ from lrbench.cli._common import (
     FormatOption,
     OutputFormat,
     QuietOption,
+    emphasis,
     print_json,
     quiet_libraries,
     stdout,
@@ -131,11 +132,11 @@ def _render(summary: dict[str, Any]) -> None:
     best = summary["best"]
     metric = summary["metric"]
     if best is None:
-        stdout.print(f"[bold]{summary['task']}[/bold]: no trial completed")
+        stdout.print(f"{emphasis(summary['task'])}: no trial completed", markup=True)
         return
     value = best["metrics"][metric]
     stdout.print(
-        f"\n[bold]{summary['task']}[/bold]: use [bold green]{escape(best['policy'])}[/bold green]"
+        f"\n{emphasis(summary['task'])}: use {emphasis(best['policy'], 'bold green')}"
         f" — {metric} {value:.4g} ({summary['mode']} is better), "
         f"{summary['trials']['complete']} trials complete, "
         f"{summary['trials']['diverged']} diverged, cost {summary['cost']['steps']} "
@@ -202,5 +203,7 @@ def demo(
         print_json(report)
     else:
         stdout.print(
-            f"\nReport: [bold]{index}[/bold] (open it in a browser); database: {resolve_url(db)}"
+            f"\nReport: {emphasis(index)} (open it in a browser); database: "
+            f"{escape(resolve_url(db))}",
+            markup=True,
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from lrbench.cli._common import FormatOption, OutputFormat, print_json, stdout
+from lrbench.cli._common import FormatOption, OutputFormat, emphasis, print_json, stdout
 from lrbench.policies import Cyclic, Policy, Sequence, Warmup, get_policy_class, policy_names
 
 HELP = """List every LR policy with its parameters and formula.
@@ -63,15 +65,15 @@ def _signature(cls: type[Policy], entry: dict[str, Any]) -> str:
         if p["name"] in cls.shared_options:
             continue
         if p["required"]:
-            parts.append(f"[bold]{p['name']}[/bold]")
+            parts.append(emphasis(p["name"]))
         elif p["default"] is not None:
-            parts.append(f"{p['name']}={p['default']}")
+            parts.append(escape(f"{p['name']}={p['default']}"))
         else:
             parts.append(f"{p['name']}=…")
     if "warmup_steps" in cls.shared_options:
         parts.append("[dim]+ warmup_steps, warmup_init, warmup_shape[/dim]")
     elif cls.shared_options:
-        parts.append(f"[dim]+ {', '.join(cls.shared_options)}[/dim]")
+        parts.append(emphasis(f"+ {', '.join(cls.shared_options)}", "dim"))
     return ", ".join(parts)
 
 
@@ -94,5 +96,8 @@ def policies(
     table.add_column("formula", ratio=3, overflow="fold")
     table.add_column("same as", ratio=2)
     for cls, entry in zip(classes, entries):
-        table.add_row(entry["name"], _signature(cls, entry), entry["formula"], entry["same_as"])
+        table.add_row(
+            entry["name"], Text.from_markup(_signature(cls, entry)), entry["formula"],
+            entry["same_as"],
+        )  # fmt: skip
     stdout.print(table)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lrbench.cli._common import (
@@ -13,6 +14,7 @@ from lrbench.cli._common import (
     FormatOption,
     OutputFormat,
     QuietOption,
+    emphasis,
     parse_params,
     print_json,
     quiet_libraries,
@@ -23,7 +25,7 @@ from lrbench.cli._common import (
 HELP = """LR range test: raise the LR every step over a short run, read a good LR off the loss.
 
 Prints every rule's suggestion (steepest descent against log LR, minimum/10, valley), the
-suggestion (valley's pick), and a range [lo, hi] for cyclic policies or a following search.
+suggestion (valley's pick), and a range \\[lo, hi] for cyclic policies or a following search.
 
 Examples:
 
@@ -90,9 +92,10 @@ def range_test_command(
             )
         else:
             stdout.print(
-                f"Best {found.metric} at LR [bold]{found.suggestion:.3g}[/bold]; within "
-                f"{found.tolerance:.0%} of it: [{found.range[0]:.3g}, "
-                f"{found.range[1]:.3g}] (study {found.study})"
+                f"Best {escape(found.metric)} at LR {emphasis(f'{found.suggestion:.3g}')}; "
+                f"within {found.tolerance:.0%} of it: \\[{found.range[0]:.3g}, "
+                f"{found.range[1]:.3g}] (study {escape(found.study)})",
+                markup=True,
             )
         return
 
@@ -138,6 +141,7 @@ def range_test_command(
     stdout.print(table)
     low, high = result.range or (float("nan"), float("nan"))
     stdout.print(
-        f"Suggestion: [bold]{result.suggestion:.3g}[/bold] (rules agree within "
-        f"{result.spread or 1:.3g}x); range [{low:.3g}, {high:.3g}]"
+        f"Suggestion: {emphasis(f'{result.suggestion:.3g}')} (rules agree within "
+        f"{result.spread or 1:.3g}x); range \\[{low:.3g}, {high:.3g}]",
+        markup=True,
     )

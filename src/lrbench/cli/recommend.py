@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from lrbench.cli._common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    emphasis,
     parse_params,
     print_json,
     recipes_store,
@@ -134,8 +136,9 @@ def recommend_command(
         print_json({"task": info.name, **advice.to_json()})
         return
     stdout.print(
-        f"Start with [bold]{advice.family}[/bold] at LR [bold]{advice.lr:.3g}[/bold]; search "
-        f"{advice.lr_min:.3g} .. {advice.lr_max:.3g} (from {advice.basis})."
+        f"Start with {emphasis(advice.family)} at LR {emphasis(f'{advice.lr:.3g}')}; search "
+        f"{advice.lr_min:.3g} .. {advice.lr_max:.3g} (from {escape(advice.basis)}).",
+        markup=True,
     )
     table = Table(title="evidence, strongest first")
     for column in ("kind", "LR", "range", "policy", "source", "note"):

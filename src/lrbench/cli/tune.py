@@ -20,6 +20,7 @@ from lrbench.cli._common import (
     FormatOption,
     OutputFormat,
     QuietOption,
+    emphasis,
     parse_params,
     print_json,
     quiet_libraries,
@@ -366,7 +367,8 @@ def _print_summary(result: StudyResult) -> None:
     else:
         spread = f" ± {best.std:.2g} over {best.seeds} seeds" if best.seeds > 1 else ", 1 seed"
         stdout.print(
-            f"Best: [bold]{escape(best.policy)}[/bold] ({best.metric} {best.mean:.4g}{spread})."
+            f"Best: {emphasis(best.policy)} ({escape(best.metric)} {best.mean:.4g}{spread}).",
+            markup=True,
         )
     stdout.print(
         f"Cost: {result.full_runs:.2f} full runs ({result.cost_steps + result.range_test_steps}"
@@ -429,6 +431,6 @@ def _print_summary(result: StudyResult) -> None:
         else:
             stdout.print(
                 f"Cheapest to reach {target['value']:g}: "
-                f"[bold]{escape(cheapest['policy'])}[/bold] "
-                f"in {cheapest['steps']:.0f} steps."
+                f"{emphasis(cheapest['policy'])} in {cheapest['steps']:.0f} steps.",
+                markup=True,
             )
