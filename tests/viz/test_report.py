@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lrbench.store import Store, TaskInfo, TrialStatus
 from lrbench.viz.report import write_report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -119,3 +120,37 @@ def test_the_configuration_reads_as_a_user_wrote_it(tmp_path: Path) -> None:
     assert "<dt>policies</dt><dd>fixed, cosine</dd>" in html
     assert "<dt>baselines</dt><dd>0.1 step, 2e-05 cosine</dd>" in html
     assert "<dt>configurations (--trials)</dt><dd>30</dd>" in html
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_names_and_values_from_a_shared_database_are_escaped_in_the_report(
+    tmp_path: Path,
+) -> None:
+    """Everything a report shows came from a database others write to: none of it is HTML."""
+    store = Store(f"sqlite:///{tmp_path / 'hostile.db'}")
+    study = store.create_study(
+        name=f"study {HOSTILE}",
+        task=store.task(TaskInfo(name=f"task {HOSTILE}", model=HOSTILE, optimizer=HOSTILE)),
+        objective="single-policy", metric=f"acc{HOSTILE}", mode="max", strategy="grid",
+        config={
+            "config": {"total_steps": 10, "policies": [HOSTILE], "baselines": [[HOSTILE, 0.1]]},
+            "task_ref": HOSTILE,
+        },
+        trials=[{"policy": f"fixed(lr=0.1){HOSTILE}", "family": HOSTILE, "lr": 0.1, "seed": 0,
+                 "total_steps": 10}],
+    )  # fmt: skip
+    trial = store.trials(study.id)[0]
+    store.start_trial(trial.id)
+    store.add_points(trial.id, 5, {f"acc{HOSTILE}": 0.5})
+    store.finish_trial(
+        trial.id, TrialStatus.failed, metrics={f"acc{HOSTILE}": 0.5}, cost_steps=5,
+        cost_seconds=0.1, error=HOSTILE,
+    )  # fmt: skip
+    index = write_report(store, [study.name], tmp_path / "report")
+    pages = [index, *(tmp_path / "report").rglob("*.html")]
+    for page in pages:
+        html = page.read_text()
+        assert "<script>alert" not in html and "<img src=x" not in html, page.name
+    assert "&lt;script&gt;alert(" in index.read_text()

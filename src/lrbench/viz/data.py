@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from lrbench.evaluate import Direction, reached
+from lrbench.exceptions import ConfigError
 from lrbench.policies import parse
 from lrbench.store import PolicyScore, Store, StudyRecord, TrialRecord
 
@@ -58,10 +59,25 @@ def trial_curves(store: Store, trial: TrialRecord, *, max_points: int = 2000) ->
             for k, (s, v) in metrics.items()
         },
         lr_steps=lr_steps,
-        lr=parse(trial.policy).values(lr_steps),
+        lr=_lr_curve(trial.policy, lr_steps),
         status=trial.status.value,
         end_step=trial.cost_steps,
     )
+
+
+def readable(spec: str) -> bool:
+    """Whether this version can read a stored policy spec (one written by a newer LRBench++,
+    or damaged, is shown by name only, without its LR curve)."""
+    try:
+        parse(spec)
+    except ConfigError:
+        return False
+    return True
+
+
+def _lr_curve(spec: str, steps: np.ndarray) -> np.ndarray:
+    """The stored policy's LR at `steps`; NaN (no LR line) where it is not `readable`."""
+    return parse(spec).values(steps) if readable(spec) else np.full(len(steps), np.nan)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -150,7 +150,7 @@ def trial_figure(data: TrialCurves, *, fast: bool = False) -> Figure:
         data.lr_steps, data.lr, color="0.35", linestyle="--", linewidth=1.5, label="learning rate"
     )
     twin.set_ylabel("learning rate", fontsize=14)
-    twin.set_ylim(bottom=0, top=max(float(np.max(data.lr, initial=0.0)), 1e-12) * 1.1)
+    twin.set_ylim(bottom=0, top=max(float(np.nanmax(data.lr, initial=0.0)), 1e-12) * 1.1)
     twin.tick_params(labelsize=12)
     if data.status in ("diverged", "pruned", "failed"):
         color = {"diverged": "red", "pruned": "orange", "failed": "purple"}[data.status]

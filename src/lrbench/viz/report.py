@@ -112,7 +112,7 @@ def _config_rows(study: StudyRecord) -> list[tuple[str, str]]:
 def _study_figures(
     store: Store, study: StudyRecord, leaderboard: list[PolicyScore]
 ) -> list[dict[str, str]]:
-    shown = [s.policy for s in leaderboard[:6]]
+    shown = [s.policy for s in leaderboard[:6] if viz_data.readable(s.policy)]
     curves = viz_data.study_curves(store, study, leaderboard)
     horizon = int(study.config.get("config", {}).get("total_steps") or study.task.horizon or 1)
     made: list[tuple[str, Figure]] = [
