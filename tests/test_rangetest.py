@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lrbench import ConfigError
 from lrbench.policies import parse
 from lrbench.rangetest import (
     minimum_tenth,
     range_test,
+    range_test_model,
     smooth,
     steepest,
     suggest,
@@ -146,8 +148,6 @@ def test_range_test_on_a_model_restores_everything_exactly() -> None:
 
     import torch
 
-    import lrbench
-
     torch.manual_seed(0)
     model = torch.nn.Sequential(
         torch.nn.Linear(8, 32), torch.nn.BatchNorm1d(32), torch.nn.ReLU(), torch.nn.Linear(32, 1)
@@ -166,7 +166,7 @@ def test_range_test_on_a_model_restores_everything_exactly() -> None:
     rng = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy())
     batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32)]  # cycled: 8 < steps
 
-    result = lrbench.range_test_model(
+    result = range_test_model(
         model,
         optimizer,
         batches,
@@ -184,6 +184,45 @@ def test_range_test_on_a_model_restores_everything_exactly() -> None:
         assert torch.equal(optimizer.state[p]["momentum_buffer"], buffer)
     assert torch.equal(torch.get_rng_state(), rng[0]) and random.getstate() == rng[1]
     assert np.array_equal(np.random.get_state()[1], rng[2])
+
+
+def _regression_model() -> tuple[torch.nn.Module, list[tuple[torch.Tensor, torch.Tensor]]]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    x = torch.randn(128, 8)
+    y = x[:, :1] * 3
+    return model, [(x[i : i + 32], y[i : i + 32]) for i in range(0, 128, 32)]
+
+
+def test_a_criterion_sweeps_as_torch_lr_finder_users_pass_it() -> None:
+    """`criterion(output, target)` on (inputs, targets) batches: the same sweep as the
+    equivalent `loss_fn(model, batch)`."""
+    model, batches = _regression_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    settings = {"lr_min": 1e-4, "lr_max": 1.0, "steps": 30}
+    by_criterion = range_test_model(
+        model, optimizer, batches, criterion=torch.nn.MSELoss(), **settings
+    )
+    by_function = range_test_model(
+        model, optimizer, batches, lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+        **settings,
+    )  # fmt: skip
+    np.testing.assert_array_equal(by_criterion.losses, by_function.losses)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({}, "give one of `loss_fn.*got neither"),
+        ({"loss_fn": lambda m, b: m(b).sum(), "criterion": torch.nn.MSELoss()}, "got both"),
+        ({"criterion": torch.nn.MSELoss(), "batches": [torch.zeros(4, 8)]}, "inputs, targets"),
+    ],
+)
+def test_range_test_model_names_what_it_needs(arguments: dict, message: str) -> None:
+    model, batches = _regression_model()
+    arguments = {"batches": batches, **arguments}
+    with pytest.raises(ConfigError, match=message):
+        range_test_model(model, torch.optim.SGD(model.parameters(), lr=0.1), steps=5, **arguments)
 
 
 def test_grid_range_is_the_contiguous_stretch_near_the_best() -> None:

@@ -273,12 +273,39 @@ def _run_sweep(trial: Any, train: Callable[[Any], Any], what: str, beta: float) 
     return suggest(history.lr, history.loss, beta=beta, diverged_at=diverged_at)
 
 
+def _loss_of_batch(
+    loss_fn: Callable[[Any, Any], Any] | None, criterion: Callable[[Any, Any], Any] | None
+) -> Callable[[Any, Any], Any]:
+    """`loss_fn`, or the loss `criterion` gives a batch of (inputs, targets)."""
+    if (loss_fn is None) == (criterion is None):
+        raise ConfigError(
+            "give one of `loss_fn(model, batch)` and `criterion(output, target)`, "
+            f"got {'both' if loss_fn is not None else 'neither'}"
+        )
+    if loss_fn is not None:
+        return loss_fn
+    assert criterion is not None
+
+    def loss_of(model: Any, batch: Any) -> Any:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise ConfigError(
+                "`criterion` needs batches of (inputs, targets), got a batch of type "
+                f"{type(batch).__name__}; pass `loss_fn(model, batch)` for other batches"
+            )
+        device = next(model.parameters()).device
+        inputs, targets = (part.to(device) if hasattr(part, "to") else part for part in batch)
+        return criterion(model(inputs), targets)
+
+    return loss_of
+
+
 def range_test_model(
     model: Any,
     optimizer: Any,
     batches: Iterable[Any],
-    loss_fn: Callable[[Any, Any], Any],
+    loss_fn: Callable[[Any, Any], Any] | None = None,
     *,
+    criterion: Callable[[Any, Any], Any] | None = None,
     lr_min: float = 1e-6,
     lr_max: float = 10.0,
     steps: int = 100,
@@ -292,8 +319,15 @@ def range_test_model(
         model: A `torch.nn.Module`.
         optimizer: Its optimizer (the sweep sets its LR; its state is restored afterwards).
         batches: An iterable of batches (a DataLoader); cycled if shorter than `steps`.
-        loss_fn: `loss_fn(model, batch) -> loss tensor`.
+        loss_fn: `loss_fn(model, batch) -> loss tensor`; or instead
+        criterion: `criterion(model(inputs), targets)` for batches of `(inputs, targets)`
+            (as torch-lr-finder takes it: `criterion=nn.CrossEntropyLoss()`); both are moved
+            to the model's device.
         scaler: A `torch.amp.GradScaler` for mixed precision, restored afterwards too.
+
+    Raises:
+        ConfigError: neither or both of `loss_fn` and `criterion`, or a batch that is not
+            `(inputs, targets)` where `criterion` is given.
 
     The model's parameters and buffers, the optimizer's state (momentum, Adam moments, LRs), the
     scaler's state and the Python, NumPy, torch (and CUDA) random states are copied before the
@@ -303,6 +337,7 @@ def range_test_model(
 
     from lrbench.monitor import Monitor
 
+    compute_loss = _loss_of_batch(loss_fn, criterion)
     sweep = sweep_spec(lr_min, lr_max, steps, mode)
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
@@ -320,7 +355,7 @@ def range_test_model(
             except StopIteration:
                 iterator = iter(batches)
                 batch = next(iterator)
-            loss = loss_fn(model, batch)
+            loss = compute_loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
