@@ -2,7 +2,8 @@
 
 It tunes `digits-mlp` (an MLP on scikit-learn's digits, SGD) and `charlm` (fine-tuning a small
 pretrained transformer, AdamW) over several policies x LR values with two seeds, next to the
-folklore baselines "0.1 step" and "2e-5 cosine"; it prints each task's leaderboard, the
+folklore default of each task's own optimizer (SGD: 0.1 with step or cosine decay; AdamW:
+3e-4 cosine with 3% warmup); it prints each task's leaderboard, the
 recommended policy and LR, and how far each baseline falls short, and leaves the database
 (and a JSON summary and schedule figures in the output folder) behind. `--llm` adds a study
 that fine-tunes a real pretrained language model (SmolLM2-135M with LoRA, `hf-causal-lm`) next
@@ -45,7 +46,10 @@ Examples:
   lrbench demo --llm
 """
 
-BASELINES = (("step", 0.1), ("cosine", 2e-5))
+#: The folklore defaults each task's optimizer is usually given (SGD with momentum: 0.1 with
+#: step or cosine decay; AdamW: 3e-4 cosine with 3% warmup), the studies' baselines.
+SGD_BASELINES = (("step", 0.1), ("cosine", 0.1))
+ADAMW_BASELINES = (("cosine", 3e-4),)
 #: The usual LoRA fine-tuning recipe, the LLM study's folklore baseline.
 LORA_BASELINES = (("cosine", 2e-4),)
 
@@ -86,7 +90,7 @@ def _classic_studies(scale: str, quick: bool) -> list[tuple[str, Any]]:
                 trials=10 if quick else 30,
                 seeds=1 if quick else 2,
                 total_steps=100 if quick else 300,
-                baselines=BASELINES,
+                baselines=SGD_BASELINES,
             ),
         ),
         (
@@ -99,7 +103,7 @@ def _classic_studies(scale: str, quick: bool) -> list[tuple[str, Any]]:
                 trials=4 if quick else 20,
                 seeds=1 if quick else 2,
                 total_steps=30 if quick else 120,
-                baselines=BASELINES,
+                baselines=ADAMW_BASELINES,
             ),
         ),
     ]
