@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from lrbench.cli.main import main
+from lrbench.store import Store
 
 LRBENCH = str(Path(sys.executable).parent / "lrbench")
 TUNE = [
@@ -122,7 +123,10 @@ def test_demo_quick_runs_both_tasks_and_leaves_the_database(tmp_path: Path) -> N
     assert db.exists() and (tmp_path / "out" / "summary.json").exists()
     index = Path(report["report"])
     assert index.name == "index.html" and "demo-charlm-quick" in index.read_text()
-    assert len(list((index.parent / "trials").glob("*.html"))) >= 18
+    store = Store(f"sqlite:///{db}")
+    trials = sum(len(store.trials(s.id)) for s in store.studies())
+    assert trials == 17  # digits-mlp: 10 + 2 baselines; charlm: 4 + 1
+    assert len(list((index.parent / "trials").glob("*.html"))) == trials
 
 
 def test_report_and_study_plots_from_the_command_line(
