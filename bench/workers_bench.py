@@ -11,8 +11,8 @@
    each restarted at once (SQLite and PostgreSQL), then a PostgreSQL restart mid-study:
    configurations ended exactly once, none left running, orphaned worker processes, points
    doubled, SQLite's `pragma integrity_check`.
-3. writers: 4 processes writing metric points at once, as 4 workers' trials do: points/s in
-   all and errors, SQLite and PostgreSQL; one writer alone beside them.
+3. writers: 4 processes writing metric points at once, as 4 workers' trials do (each under
+   its claim): points/s in all and errors, SQLite and PostgreSQL; one writer alone beside them.
 """
 
 from __future__ import annotations
@@ -244,12 +244,17 @@ def report(label: str, fault: str, db: str, orphans: int) -> None:
 
 
 def _write_points(db: str, trial_id: int, reports: int, results: multiprocessing.Queue) -> None:
+    """One worker's trial: claimed, then its points written under the claim, as a study does."""
     store = Store(db)
+    worker = f"writer-{trial_id}"
+    trial = store.trial(trial_id)
+    assert trial is not None and store.claim_trial(trial, worker)
+    store.start_trial(trial_id, worker=worker)
     errors = 0
     start = time.perf_counter()
     for step in range(reports):
         try:
-            store.add_points(trial_id, step, {"loss": 1.0 / (step + 1), "lr": 0.1})
+            store.add_points(trial_id, step, {"loss": 1.0 / (step + 1), "lr": 0.1}, worker=worker)
         except Exception:
             errors += 1
     results.put((2 * reports, errors, time.perf_counter() - start))
