@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer
 
@@ -27,22 +27,29 @@ def _blocks(language: str) -> list[str]:
 
 def _command_lines() -> list[str]:
     """Each `lrbench ...` line of the bash blocks, continuations joined, comments, `&` and
-    redirections dropped."""
+    redirections dropped, a `for` loop's variable at its first value."""
     lines = []
     for block in _blocks("bash"):
+        loops = dict(
+            re.findall(r"for (\w+) in (\S+)", block)
+        )  # each loop variable: its first value
         for line in re.sub(r"\\\n\s*", " ", block).splitlines():
             line = line.split(" #")[0].split(" > ")[0].strip().rstrip("&").strip()
+            line = re.sub(r"^(for .*?;\s*do\s+)|;\s*done$", "", line)
+            for name, value in loops.items():
+                line = line.replace(f"${name}", value)
             if line.startswith("lrbench "):
                 lines.append(line)
     return lines
 
 
 def _parse(args: list[str]) -> None:
-    """Parse `lrbench ARGS` down to the command, as the CLI would, without running it."""
-    command: click.Command = typer.main.get_command(app)
+    """Parse `lrbench ARGS` down to the command, as the CLI would, without running it.
+    (Typer carries its own copy of click: a group is told by `resolve_command`.)"""
+    command: Any = typer.main.get_command(app)
     context = command.make_context("lrbench", args)
     rest = [*getattr(context, "_protected_args", []), *context.args]
-    while isinstance(command, click.Group) and rest:
+    while hasattr(command, "resolve_command") and rest:
         name, found, rest = command.resolve_command(context, rest)
         assert name is not None and found is not None
         command = found
@@ -53,6 +60,16 @@ def _parse(args: list[str]) -> None:
 @pytest.mark.parametrize("line", _command_lines())
 def test_every_readme_command_parses(line: str) -> None:
     _parse(shlex.split(line)[1:])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["tune", "--task", "x", "--bogus"], ["db", "lss"], ["tune", "--trials", "abc"],
+     ["db", "show", "--nope"]],
+)  # fmt: skip
+def test_the_check_refuses_what_the_cli_refuses(args: list[str]) -> None:
+    with pytest.raises(Exception, match="No such|valid integer"):
+        _parse(args)
 
 
 def test_the_readme_shows_commands_of_every_kind() -> None:
