@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 import typer
 
 from lrbench.cli.main import app
@@ -86,3 +87,15 @@ def test_every_readme_python_block_compiles(block: str) -> None:
 def test_every_readme_study_file_is_valid(block: str) -> None:
     options = parse_study_file(block, "README.md")
     assert options["task"]
+
+
+def test_every_extra_the_readme_installs_exists() -> None:
+    """`pip install -e '.[ray]'` lines name extras of this clone's pyproject.toml."""
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    extras = set(project["project"]["optional-dependencies"])
+    named = {
+        extra.strip()
+        for group in re.findall(r"pip install -e ['\"]\.\[([^\]]+)\]", README)
+        for extra in group.split(",")
+    }
+    assert named and named <= extras, named - extras
