@@ -188,6 +188,47 @@ def test_bad_urls(tmp_path) -> None:
         Store("sqlite:////nonexistent-dir/x/lrbench.db")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql+psycopg://host:abc/db", "has a port that is not a number"),
+        ("postgresql+psycopg://host:99999/db", "has port 99999, outside 1..65535"),
+        ("nosuch://x", "unsupported database URL"),
+        (":memory:", "is not a database URL"),
+    ],
+)
+def test_a_malformed_url_is_one_line_naming_the_bad_part(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Store(url)
+
+
+def test_postgres_urls_of_every_common_spelling_use_psycopg() -> None:
+    from lrbench.store._engine import parse_url
+
+    for url in ("postgres://u@h/db", "postgresql://u@h/db", "postgresql+psycopg://u@h/db"):
+        assert parse_url(url).drivername == "postgresql+psycopg"
+
+
+def test_a_server_gets_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lrbench.store._engine import make_engine
+
+    monkeypatch.setenv("LRBENCH_CONNECT_TIMEOUT", "2")
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    asked: dict[str, object] = {}
+
+    @sa.event.listens_for(engine, "do_connect")
+    def capture(dialect: object, record: object, cargs: object, cparams: dict) -> None:
+        asked.update(cparams)
+        raise RuntimeError("connecting is not needed")
+
+    with pytest.raises(RuntimeError, match="not needed"):
+        engine.connect()
+    assert asked["connect_timeout"] == 2
+    monkeypatch.setenv("LRBENCH_CONNECT_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match="LRBENCH_CONNECT_TIMEOUT must be a positive number"):
+        make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
 def test_recipes_say_whether_they_fine_tune_in_full_or_with_lora(db_url: str) -> None:
     recipes = {r.name: r for r in Store(db_url).recipes()}
     assert recipes["alpaca-7b"].method == "full"

@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from lrbench.exceptions import ConfigError, MissingDependencyError, StorageError
@@ -25,9 +25,11 @@ from lrbench.store._models import Base
 __all__ = [
     "DEFAULT_URL",
     "connect_error",
+    "connect_timeout",
     "create_schema",
     "has_tables",
     "make_engine",
+    "parse_url",
     "refuse_revision",
     "resolve_url",
     "schema_revisions",
@@ -52,19 +54,62 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url` (SQLite in WAL mode with a busy timeout; PostgreSQL via psycopg)."""
+def connect_timeout() -> float:
+    """Seconds to wait for a database server to answer: `$LRBENCH_CONNECT_TIMEOUT`, else 5.
+
+    Raises:
+        ConfigError: the variable is not a positive number.
+    """
+    text = os.environ.get("LRBENCH_CONNECT_TIMEOUT", "")
+    if not text:
+        return 5.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(
+            f"$LRBENCH_CONNECT_TIMEOUT must be a positive number of seconds, got {text!r}"
+        )
+    return seconds
+
+
+def parse_url(url: str) -> URL:
+    """The parsed URL, `postgres://` and `postgresql://` meaning psycopg.
+
+    Raises:
+        ConfigError: naming what is wrong (the form, or the port).
+    """
     try:
         parsed = make_url(url)
+        port = parsed.port
     except ArgumentError:
         raise ConfigError(f"`--db` is not a database URL: {url!r} ({_URL_HINT})") from None
-    if parsed.drivername == "postgresql":  # the driver we support and install
+    except ValueError:
+        raise ConfigError(
+            f"`--db` {url!r} has a port that is not a number ({_URL_HINT})"
+        ) from None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"`--db` {url!r} has port {port}, outside 1..65535 ({_URL_HINT})")
+    if parsed.drivername in ("postgresql", "postgres"):  # the driver we support and install
         parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url` (SQLite in WAL mode with a busy timeout; PostgreSQL via psycopg,
+    giving up on a server that does not answer within `connect_timeout()`)."""
+    parsed = parse_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
             engine = sa.create_engine(parsed, connect_args={"timeout": 60})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
+        if parsed.get_backend_name() == "postgresql":
+            timeout = max(1, round(connect_timeout()))  # libpq takes whole seconds
+            return sa.create_engine(
+                parsed, pool_pre_ping=True, connect_args={"connect_timeout": timeout}
+            )
         return sa.create_engine(parsed, pool_pre_ping=True)
     except NoSuchModuleError:
         raise ConfigError(f"unsupported database URL {url!r} ({_URL_HINT})") from None
@@ -75,7 +120,7 @@ def make_engine(url: str) -> Engine:
 def missing_sqlite_file(url: str) -> Path | None:
     """The file a SQLite URL names where it does not exist (None for other databases, an
     in-memory one, or a file that exists): opening it would create an empty database."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     path = Path(parsed.database)
