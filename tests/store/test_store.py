@@ -260,3 +260,29 @@ def test_a_first_revision_database_upgrades_keeping_its_studies_and_gaining_reci
     by_name = {r.name: r for r in store.recipes()}
     assert by_name["alpaca-7b"].method == "full" and by_name["alpaca-lora-7b"].method == "lora"
     assert [score.lr for score in store.leaderboard(store.require_study("s"))][:2] == [0.1, 0.01]
+
+
+def test_a_database_of_another_application_is_refused_and_left_alone(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE their_users (id INTEGER)"))
+    for create in (True, False):
+        with pytest.raises(
+            StorageError, match=r"tables that are not LRBench\+\+'s \(their_users\)"
+        ):
+            Store(db_url, create=create)
+    with engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == ["their_users"]
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE their_users"))
+    engine.dispose()
+
+
+def test_a_database_missing_some_of_our_tables_names_the_fix(db_url: str) -> None:
+    store = Store(db_url)
+    play(store, make_study(store))
+    store.dispose()
+    with store.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE lrb_metric_point"))
+    with pytest.raises(StorageError, match="lacks the tables lrb_metric_point.*restore it"):
+        Store(db_url)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from lrbench.exceptions import ConfigError
 from lrbench.execution.claims import study_status
 from lrbench.store import Store, TrialStatus
 from lrbench.study import StudyConfig, tune
@@ -224,3 +225,10 @@ def test_a_hung_trial_is_stopped_at_the_time_limit_and_the_study_goes_on(
     assert by_lr[0.01].status is TrialStatus.complete
     assert by_lr[0.1].status is TrialStatus.failed
     assert by_lr[0.1].error == "ran past --trial-timeout 5 s; its worker was stopped"
+
+
+@pytest.mark.parametrize("db", ["sqlite://", "sqlite:///:memory:"])
+def test_a_study_in_memory_is_refused_before_any_work(db: str) -> None:
+    config = StudyConfig(task="digits-mlp", trials=1, total_steps=5)
+    with pytest.raises(ConfigError, match="in-memory database: the study would vanish"):
+        tune(config, db=db)

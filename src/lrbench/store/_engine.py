@@ -29,7 +29,9 @@ __all__ = [
     "create_schema",
     "has_tables",
     "make_engine",
+    "missing_tables",
     "parse_url",
+    "refuse_foreign",
     "refuse_revision",
     "resolve_url",
     "schema_revisions",
@@ -157,7 +159,7 @@ def schema_revisions(engine: Engine, display_url: str) -> tuple[str | None, str 
 
 def has_tables(engine: Engine) -> bool:
     """True if the database holds any LRBench++ table."""
-    return bool(set(sa.inspect(engine).get_table_names()) & set(Base.metadata.tables))
+    return bool(_table_names(engine) & set(Base.metadata.tables))
 
 
 def refuse_revision(display_url: str, current: str | None, head: str | None) -> StorageError:
@@ -204,14 +206,44 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def create_schema(engine: Engine, display_url: str) -> str | None:
-    """Create the schema in a database without one (unless another process just did, or
-    it holds tables of its own); the revision it has then."""
+    """Create the schema in an empty database (unless another process just did); the
+    revision it has then.
+
+    Raises:
+        StorageError: the database holds another application's tables.
+    """
     with _migration_lock(engine):
         current, _ = schema_revisions(engine, display_url)
-        if current is None and not has_tables(engine):
-            _migrate(engine)
-            current, _ = schema_revisions(engine, display_url)
+        if current is None:
+            refuse_foreign(engine, display_url)
+            if not has_tables(engine):
+                _migrate(engine)
+                current, _ = schema_revisions(engine, display_url)
     return current
+
+
+def refuse_foreign(engine: Engine, display_url: str) -> None:
+    """Refuse a database without an LRBench++ schema that holds another application's tables.
+
+    Raises:
+        StorageError: naming some of those tables.
+    """
+    foreign = sorted(_table_names(engine) - set(Base.metadata.tables))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise StorageError(
+            f"the database {display_url} holds tables that are not LRBench++'s ({shown}): "
+            "give --db a new database or an LRBench++ one"
+        )
+
+
+def missing_tables(engine: Engine) -> list[str]:
+    """LRBench++ tables a database at our schema revision lacks (dropped or damaged)."""
+    return sorted(set(Base.metadata.tables) - _table_names(engine))
+
+
+def _table_names(engine: Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
 
 
 def upgrade(engine: Engine, display_url: str) -> tuple[str | None, str | None]:

@@ -84,8 +84,17 @@ class Store:
         current, head = self.schema_revisions()
         if current is None and create:
             current = _engine.create_schema(self.engine, self.display_url)
+        elif current is None:
+            _engine.refuse_foreign(self.engine, self.display_url)
         if current != head:
             raise _engine.refuse_revision(self.display_url, current, head)
+        missing_tables = _engine.missing_tables(self.engine)
+        if missing_tables:
+            raise StorageError(
+                f"the database {self.display_url} is at schema revision {current} but lacks "
+                f"the tables {', '.join(missing_tables)} (dropped or damaged): restore it from "
+                "a backup, or give --db a new database"
+            )
         self._seed_recipes()
 
     def _connect_error(self, error: Exception) -> StorageError:

@@ -329,6 +329,11 @@ def tune(
     plan = resolve(config, task)
     strategy = _strategy(plan)
     store = Store(db)
+    if store.engine.url.get_backend_name() == "sqlite" and store.sqlite_file is None:
+        raise ConfigError(
+            f"`--db` {store.display_url} is an in-memory database: the study would vanish "
+            "when this command ends; give a file (sqlite:///lrbench.db) or a server"
+        )
     if task.builtin is not None:  # bad settings are refused before anything is stored
         task.builtin.prepare(task.params)
     name = name or default_study_name(plan.config)
