@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tests.store.test_store import make_study
 
-from lrbench.exceptions import ClaimLost
+from lrbench.exceptions import ClaimLost, StudyExists
 from lrbench.store import Store, TrialStatus
 
 
@@ -91,3 +91,11 @@ def test_a_trial_whose_workers_kept_dying_is_stored_as_failed_once(db_url: str) 
     failed = store.trial(trial.id)
     assert failed is not None and failed.status is TrialStatus.failed
     assert failed.error == "its worker died 3 times"
+
+
+def test_a_second_study_of_the_same_name_is_refused_as_existing(db_url: str) -> None:
+    store = Store(db_url)
+    make_study(store, name="twice")
+    with pytest.raises(StudyExists, match="'twice' already exists"):
+        make_study(Store(db_url), name="twice")
+    assert [s.name for s in store.studies()] == ["twice"]

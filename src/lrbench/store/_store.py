@@ -195,52 +195,35 @@ class Store:
             StudyExists: a study called `name` is stored (another worker created it first).
         """
         try:
-            return self._create_study(
-                name=name, task=task, objective=objective, metric=metric, mode=mode,
-                strategy=strategy, config=config, trials=trials,
-            )  # fmt: skip
+            with self.session() as session:
+                study = StudyRow(
+                    name=name,
+                    task_id=task.id,
+                    objective=objective,
+                    metric=metric,
+                    mode=mode,
+                    strategy=strategy,
+                    status="running",
+                    config=dict(config),
+                )
+                session.add(study)
+                session.flush()
+                session.add_all(
+                    TrialRow(
+                        study_id=study.id,
+                        number=number,
+                        status=TrialStatus.queued.value,
+                        metrics={},
+                        **dict(trial),
+                    )
+                    for number, trial in enumerate(trials)
+                )
+                session.flush()
+                return study_record(study)
         except IntegrityError:
             if self.study(name) is None:
                 raise
             raise StudyExists(f"a study named {name!r} already exists") from None
-
-    def _create_study(
-        self,
-        *,
-        name: str,
-        task: TaskRecord,
-        objective: str,
-        metric: str,
-        mode: str,
-        strategy: str,
-        config: Mapping[str, Any],
-        trials: Sequence[Mapping[str, Any]],
-    ) -> StudyRecord:
-        with self.session() as session:
-            study = StudyRow(
-                name=name,
-                task_id=task.id,
-                objective=objective,
-                metric=metric,
-                mode=mode,
-                strategy=strategy,
-                status="running",
-                config=dict(config),
-            )
-            session.add(study)
-            session.flush()
-            session.add_all(
-                TrialRow(
-                    study_id=study.id,
-                    number=number,
-                    status=TrialStatus.queued.value,
-                    metrics={},
-                    **dict(trial),
-                )
-                for number, trial in enumerate(trials)
-            )
-            session.flush()
-            return study_record(study)
 
     def add_trials(
         self,
