@@ -399,11 +399,15 @@ class _Admission:
     def __call__(self, job: TrialJob) -> Admission:
         if not self.spending.may_start(job):
             return Admission.skip
-        decision = admit(self.store, job.trial_id, self.worker)
-        if decision is Admission.run:
-            self.admitted += 1
-        else:
+        decision = self.claim(job)
+        if decision is not Admission.run:
             self.spending.ended_without_running(job)
+        return decision
+
+    def claim(self, job: TrialJob) -> Admission:
+        """Claim the job's trial, the cap aside (Ray keeps the cap by planning alone)."""
+        decision = admit(self.store, job.trial_id, self.worker)
+        self.admitted += decision is Admission.run
         return decision
 
 
@@ -448,7 +452,7 @@ def _run(
         )
     from lrbench.execution.raytune import run_ray
 
-    claimed = [job for job in jobs if admission(job) is Admission.run]
+    claimed = [job for job in jobs if admission.claim(job) is Admission.run]
     if claimed:
         run_ray(
             claimed,
