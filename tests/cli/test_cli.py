@@ -245,3 +245,25 @@ def test_names_with_brackets_and_colons_print_as_written(
     assert main(["db", "show", name, "--db", db]) == 0
     shown = capsys.readouterr().out
     assert name in shown and "task task:smile:[x]" in shown
+
+
+def test_every_styled_line_asks_for_markup() -> None:
+    """Consoles print without markup: a line built with `emphasis` must say `markup=True`, or
+    its `[bold]` tags print as text (a fresh-clone demo showed them once)."""
+    import ast
+
+    source = Path(lrbench.__file__).parent / "cli"
+    for path in sorted(source.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "print"):
+                continue
+            styled = any(
+                isinstance(inner, ast.Call) and getattr(inner.func, "id", "") == "emphasis"
+                for argument in node.args
+                for inner in ast.walk(argument)
+            )
+            markup = any(
+                k.arg == "markup" and getattr(k.value, "value", None) is True
+                for k in node.keywords
+            )
+            assert markup or not styled, f"{path.name}:{node.lineno} styles without markup=True"

@@ -141,10 +141,11 @@ def _render(summary: dict[str, Any]) -> None:
     value = best["metrics"][metric]
     stdout.print(
         f"\n{emphasis(summary['task'])}: use {emphasis(best['policy'], 'bold green')}"
-        f" — {metric} {value:.4g} ({summary['mode']} is better), "
+        f" — {escape(metric)} {value:.4g} ({summary['mode']} is better), "
         f"{summary['trials']['complete']} trials complete, "
         f"{summary['trials']['diverged']} diverged, cost {summary['cost']['steps']} "
-        f"steps / {summary['cost']['seconds']:.0f} s"
+        f"steps / {summary['cost']['seconds']:.0f} s",
+        markup=True,
     )
     table = Table(title=f"{summary['task']}: folklore baselines against the recommendation")
     for column in ("baseline", metric, "short of best by"):
