@@ -103,7 +103,7 @@ def _assert_nothing_doubled(db: str, trials: int) -> None:
 def test_four_processes_split_one_study_with_nothing_trained_twice(
     task_file: Path, db_url: str
 ) -> None:
-    commands = [_tune_args(task_file, db_url, sleep=0.05) for _ in range(4)]
+    commands = [_tune_args(task_file, db_url, sleep=0.15) for _ in range(4)]  # 1.8 s a trial
     processes = [
         subprocess.Popen(c, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for c in commands
