@@ -23,7 +23,8 @@ import socket
 import threading
 from types import TracebackType
 
-from lrbench.exceptions import ConfigError, StorageError
+from lrbench._env import seconds_from_env
+from lrbench.exceptions import StorageError
 from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
 
 __all__ = [
@@ -55,16 +56,7 @@ def heartbeat_seconds() -> float:
     Raises:
         ConfigError: the variable is not a positive number.
     """
-    text = os.environ.get("LRBENCH_HEARTBEAT", "")
-    if not text:
-        return _DEFAULT_HEARTBEAT
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(f"$LRBENCH_HEARTBEAT must be a positive number of seconds, got {text!r}")
-    return seconds
+    return seconds_from_env("LRBENCH_HEARTBEAT", _DEFAULT_HEARTBEAT)
 
 
 def grace_seconds() -> float:

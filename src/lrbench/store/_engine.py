@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from lrbench._env import seconds_from_env
 from lrbench.exceptions import ConfigError, MissingDependencyError, StorageError
 from lrbench.store._models import Base
 
@@ -62,18 +63,7 @@ def connect_timeout() -> float:
     Raises:
         ConfigError: the variable is not a positive number.
     """
-    text = os.environ.get("LRBENCH_CONNECT_TIMEOUT", "")
-    if not text:
-        return 5.0
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(
-            f"$LRBENCH_CONNECT_TIMEOUT must be a positive number of seconds, got {text!r}"
-        )
-    return seconds
+    return seconds_from_env("LRBENCH_CONNECT_TIMEOUT", 5.0)
 
 
 def parse_url(url: str) -> URL:
