@@ -59,7 +59,7 @@ def _pattern(part: re.Pattern[str] | str | None) -> str:
     return part or ""
 
 
-def quieting() -> tuple[dict[str, int], list[Any]]:
+def _quieting() -> tuple[dict[str, int], list[Any]]:
     """The logger levels and warning filters the calling application set, which a worker
     process would not inherit (it forks from a server started before they were set)."""
     levels = {
@@ -135,7 +135,7 @@ class WorkerPool:
         self.function, self.timeout = function, timeout
         self._context = _context()
         self._threads = max(1, (os.cpu_count() or 1) // size)
-        self._quieting = quieting()
+        self._quieting = _quieting()
         self._workers = [self._start() for _ in range(size)]
 
     def _start(self) -> _Worker:

@@ -91,19 +91,21 @@ def abandoned(trial: TrialRecord, now: dt.datetime | None = None) -> bool:
         return False
     if trial.worker is None or trial.heartbeat_at is None:
         return True
-    now = now or dt.datetime.now(dt.timezone.utc)
-    silent = (now - trial.heartbeat_at).total_seconds()
-    return silent > grace_seconds() or _dead_here(trial.worker)
+    return _silent_since(trial.heartbeat_at, now) or _dead_here(trial.worker)
 
 
 def study_status(study: StudyRecord, now: dt.datetime | None = None) -> str:
     """The study's status as it stands: `running` only while a worker beats for it; one
     whose workers all stopped without a word (killed) is `interrupted`."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    silent = (now - study.updated_at).total_seconds()
-    if study.status == "running" and silent > grace_seconds():
+    if study.status == "running" and _silent_since(study.updated_at, now):
         return "interrupted"
     return study.status
+
+
+def _silent_since(beat: dt.datetime, now: dt.datetime | None) -> bool:
+    """Whether no beat came for longer than the grace period after `beat`."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return (now - beat).total_seconds() > grace_seconds()
 
 
 class Admission(enum.Enum):
@@ -121,15 +123,10 @@ def admit(store: Store, trial_id: int, worker: str) -> Admission:
     trial = store.trial(trial_id)
     if trial is None or trial.status.finished:
         return Admission.taken
-    if trial.status is TrialStatus.running:
-        if not abandoned(trial):
-            return Admission.taken
-        if trial.attempt >= MAX_ATTEMPTS:
-            why = "its worker stopped (killed or lost)"
-            store.abandon_trial(
-                trial.id, trial.attempt, f"{why} in each of its {trial.attempt} attempts"
-            )
-            return Admission.taken
+    if trial.status is TrialStatus.running and (
+        not abandoned(trial) or _retired(store, trial, "its worker stopped (killed or lost)")
+    ):
+        return Admission.taken
     return Admission.run if store.claim_trial(trial, worker) else Admission.taken
 
 
@@ -140,12 +137,17 @@ def give_back(store: Store, trial_id: int, worker: str | None, why: str) -> None
     if trial is None or trial.status is not TrialStatus.running or trial.worker != worker:
         return
     _log.warning("trial %d: %s", trial.number, why)
-    if trial.attempt >= MAX_ATTEMPTS:
-        store.abandon_trial(
-            trial.id, trial.attempt, f"{why} in each of its {trial.attempt} attempts"
-        )
-    elif worker is not None:
+    if not _retired(store, trial, why) and worker is not None:
         store.release_trials(worker, trial_id=trial.id)
+
+
+def _retired(store: Store, trial: TrialRecord, why: str) -> bool:
+    """Store a trial that has had `MAX_ATTEMPTS` starts as failed, saying `why` each ended;
+    whether it had."""
+    if trial.attempt < MAX_ATTEMPTS:
+        return False
+    store.abandon_trial(trial.id, trial.attempt, f"{why} in each of its {trial.attempt} attempts")
+    return True
 
 
 class Heartbeat:

@@ -269,9 +269,10 @@ def run_local(
             if on_start is not None:
                 on_start(job)
             try:
-                on_outcome(run_trial(job, store=store, on_progress=on_progress))
-            except ClaimLost:
+                outcome = run_trial(job, store=store, on_progress=on_progress)
+            except ClaimLost:  # another worker took it over: its result is that worker's
                 continue
+            on_outcome(outcome)
         return skipped
     assert store is not None
     waiting = list(jobs)

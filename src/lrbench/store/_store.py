@@ -208,16 +208,7 @@ class Store:
                 )
                 session.add(study)
                 session.flush()
-                session.add_all(
-                    TrialRow(
-                        study_id=study.id,
-                        number=number,
-                        status=TrialStatus.queued.value,
-                        metrics={},
-                        **dict(trial),
-                    )
-                    for number, trial in enumerate(trials)
-                )
+                session.add_all(_queued(study.id, 0, trials))
                 session.flush()
                 return study_record(study)
         except IntegrityError:
@@ -245,17 +236,7 @@ class Store:
                 )
                 if after is not None and (-1 if last is None else last) != after:
                     return False
-                start = -1 if last is None else int(last)
-                session.add_all(
-                    TrialRow(
-                        study_id=study_id,
-                        number=start + 1 + index,
-                        status=TrialStatus.queued.value,
-                        metrics={},
-                        **dict(trial),
-                    )
-                    for index, trial in enumerate(trials)
-                )
+                session.add_all(_queued(study_id, 0 if last is None else last + 1, trials))
         except IntegrityError:  # another worker took these numbers first
             return False
         return True
@@ -525,6 +506,23 @@ class Store:
     def import_study(self, data: Mapping[str, Any], *, name: str | None = None) -> StudyRecord:
         """Store an exported study (under `name` if given); refuses to overwrite one."""
         return _export.import_study(self, data, name=name)
+
+
+def _queued(
+    study_id: int, first_number: int, trials: Sequence[Mapping[str, Any]]
+) -> list[TrialRow]:
+    """Rows of `trials` (policy, family, lr, seed, total_steps) queued in a study, numbered
+    from `first_number`."""
+    return [
+        TrialRow(
+            study_id=study_id,
+            number=first_number + index,
+            status=TrialStatus.queued.value,
+            metrics={},
+            **dict(trial),
+        )
+        for index, trial in enumerate(trials)
+    ]
 
 
 def _config_key(data: Mapping[str, Any]) -> str:

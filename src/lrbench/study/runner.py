@@ -176,7 +176,22 @@ def _open_study(
     baselines = [Candidate(t, float(lr), "baseline") for t, lr in plan.config.baselines]
     candidates = plan.objective.order(_unique([*proposed, *baselines]), plan)
     try:
-        return _create(store, name, plan, candidates, prepared, wanted, study_file)
+        return store.create_study(
+            name=name,
+            task=store.task(plan.task.info(plan.total_steps)),
+            objective=plan.objective.stored_name,
+            metric=plan.metric,
+            mode=plan.direction.value,
+            strategy=plan.config.strategy,
+            config={
+                "config": wanted,
+                "task_ref": plan.task.ref,
+                "origins": {f"{c.template}@{c.lr!r}": c.origin for c in candidates},
+                "bracket": prepared,
+                "study_file": study_file,
+            },
+            trials=plan.objective.initial_trials(plan, candidates),
+        )
     except StudyExists:  # another worker created it meanwhile: join it
         return _resumed(store.require_study(name), wanted)
 
@@ -190,33 +205,6 @@ def _resumed(existing: StudyRecord, wanted: dict[str, Any]) -> StudyRecord:
             f"({', '.join(changes)}); run it unchanged to resume, or choose another --study name"
         )
     return existing
-
-
-def _create(
-    store: Store,
-    name: str,
-    plan: Plan,
-    candidates: Sequence[Candidate],
-    prepared: dict[str, Any] | None,
-    wanted: dict[str, Any],
-    study_file: str | None,
-) -> StudyRecord:
-    return store.create_study(
-        name=name,
-        task=store.task(plan.task.info(plan.total_steps)),
-        objective=plan.objective.stored_name,
-        metric=plan.metric,
-        mode=plan.direction.value,
-        strategy=plan.config.strategy,
-        config={
-            "config": wanted,
-            "task_ref": plan.task.ref,
-            "origins": {f"{c.template}@{c.lr!r}": c.origin for c in candidates},
-            "bracket": prepared,
-            "study_file": study_file,
-        },
-        trials=plan.objective.initial_trials(plan, candidates),
-    )
 
 
 def _jobs(
