@@ -32,16 +32,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from lrbench.store import Store, TaskInfo, TrialStatus
+from store_bench import POSTGRES_URL, reset_postgres  # one way to empty the database
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-TABLES = (
-    "lrb_metric_point",
-    "lrb_trial",
-    "lrb_study",
-    "lrb_task",
-    "lrb_recipe",
-    "alembic_version",
-)
 SLEEPY_TASK = '''
 import time
 
@@ -66,23 +58,10 @@ def train(trial):
 ENV = {**os.environ, "LRBENCH_HEARTBEAT": "1", "TQDM_DISABLE": "1"}
 
 
-def postgres_ready() -> bool:
-    """Empty the benchmark database; False when no server is reachable."""
-    try:
-        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.begin() as connection:
-            for table in TABLES:
-                connection.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-        engine.dispose()
-    except sa.exc.OperationalError:
-        return False
-    return True
-
-
 def databases(folder: Path, name: str) -> list[tuple[str, str]]:
     """(label, fresh URL) of each backend reachable."""
     found = [("SQLite", f"sqlite:///{folder / name}.db")]
-    if postgres_ready():
+    if reset_postgres():
         found.append(("PostgreSQL", POSTGRES_URL))
     return found
 
@@ -117,7 +96,7 @@ def audit(db: str) -> dict[str, int]:
 
 def reset(label: str, db: str) -> None:
     if label == "PostgreSQL":
-        postgres_ready()
+        reset_postgres()
     else:
         for suffix in ("", "-wal", "-shm"):
             Path(db.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
@@ -210,7 +189,7 @@ def faults(folder: Path, quick: bool) -> None:
         time.sleep(2.0)
         orphans = sum(map(_alive, killed_workers))
         report(label, f"kill -9 x{kills} (exit {codes})", db, orphans)
-    if postgres_ready() and not quick:
+    if reset_postgres() and not quick:
         restart_postgres(folder, sleepy)
 
 
