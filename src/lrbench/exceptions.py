@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ClaimLost",
     "ConfigError",
+    "DatabaseUnavailable",
     "Diverged",
     "LRBenchError",
     "MissingDependencyError",
@@ -44,6 +45,11 @@ class MissingParameter(ConfigError):
 
 class StorageError(LRBenchError):
     """The database is unreachable, or its schema does not match this version of LRBench++."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database stopped answering (connection lost, server restarting, busy): a
+    transient error, retried for `$LRBENCH_DB_RETRY` seconds before it is raised."""
 
 
 class ClaimLost(LRBenchError):

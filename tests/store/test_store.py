@@ -239,6 +239,8 @@ def test_recipes_say_whether_they_fine_tune_in_full_or_with_lora(db_url: str) ->
 def test_a_first_revision_database_upgrades_keeping_its_studies_and_gaining_recipes(
     db_url: str,
 ) -> None:
+    """And a metric reported twice at one step (revisions before 0004 kept both) keeps its
+    last value."""
     from alembic import command
 
     from lrbench.store import _engine
@@ -251,10 +253,20 @@ def test_a_first_revision_database_upgrades_keeping_its_studies_and_gaining_reci
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
         connection.execute(sa.text("DELETE FROM lrb_recipe WHERE name != 'alpaca-7b'"))
+        first = connection.execute(sa.text("SELECT MIN(id) FROM lrb_trial")).scalar_one()
+        for value in (1.0, 2.0):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO lrb_metric_point (trial_id, step, name, value) "
+                    "VALUES (:trial, 7, 'twice', :value)"
+                ),
+                {"trial": first, "value": value},
+            )
     with pytest.raises(StorageError, match="revision 0001, older.*run `lrbench db upgrade"):
         Store(db_url)
-    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0003")
+    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0004")
     store = Store(db_url)
+    assert store.points(first, "twice") == [(7, "twice", 2.0)]
     recipes = [r.name for r in store.recipes()]
     assert len(recipes) == len(set(recipes))  # the kept recipe is not seeded twice
     by_name = {r.name: r for r in store.recipes()}

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from optuna.trial import TrialState
 
 from lrbench._files import checkpoint_path, load_checkpoint, save_checkpoint
 from lrbench.evaluate import CURVE_PREFIXES, reached, summarize_curve
-from lrbench.exceptions import ClaimLost, ConfigError, TargetReached
+from lrbench.exceptions import ClaimLost, ConfigError, StorageError, TargetReached
 from lrbench.execution._jobs import StopRule, TrialJob, TrialOutcome, status_of
 from lrbench.execution._pool import Finished, WorkerPool
 from lrbench.execution.claims import Admission, give_back
@@ -38,7 +38,10 @@ __all__ = [
 
 
 @cache
+@lru_cache(maxsize=1)
 def _store(url: str) -> Store:
+    """The worker process's store, kept across its trials: one set of connections, and a
+    database that goes away between two trials is waited for like one that goes mid-trial."""
     return Store(url)
 
 
@@ -163,6 +166,8 @@ def run_trial(
     ended: Exception | None = None
     try:
         returned = trial.final_metrics(resolved.function(trial))
+    except StorageError:  # the database stayed away: the trial runs again on resume
+        raise
     except Exception as error:
         returned, ended = {}, error
     status, error_text = status_of(ended)

@@ -19,14 +19,26 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from lrbench.exceptions import ClaimLost
 from lrbench.store._models import Base, MetricPointRow, StudyRow, TrialRow
 from lrbench.store._records import TrialRecord, TrialStatus
 
-__all__ = ["abandon", "beat", "begin", "claim", "held", "insert_points", "lost", "release"]
+__all__ = [
+    "abandon",
+    "beat",
+    "begin",
+    "claim",
+    "finish",
+    "held",
+    "insert_points",
+    "lost",
+    "release",
+]
 
 _POINTS = Base.metadata.tables["lrb_metric_point"]
+_COLUMNS = ("trial_id", "step", "name", "value")
 _RUNNING = TrialStatus.running.value
 _Statement = TypeVar("_Statement", sa.Update, sa.Select[Any])
 
@@ -67,7 +79,35 @@ def claim(connection: sa.Connection, seen: TrialRecord, worker: str) -> bool:
         )
         .values(status=_RUNNING, worker=worker, heartbeat_at=_now())
     )
-    return bool(claimed.rowcount)
+    return bool(claimed.rowcount) or _holds(connection, seen.id, worker)
+
+
+def _holds(connection: sa.Connection, trial_id: int, worker: str) -> bool:
+    """Whether `worker` holds the running trial: its own claim, committed by a try whose
+    answer was lost before the store ran it again."""
+    return connection.execute(held(sa.select(TrialRow.id), trial_id, worker)).first() is not None
+
+
+def finish(connection: sa.Connection, trial_id: int, worker: str | None, **values: Any) -> None:
+    """Store the trial's end (`values`: status, metrics, cost...), only while `worker`
+    holds it (if given).
+
+    Raises:
+        ClaimLost: `worker` no longer holds the trial, and did not store this end itself.
+    """
+    ended = connection.execute(held(sa.update(TrialRow), trial_id, worker).values(**values))
+    if worker is None or ended.rowcount:
+        return
+    stored = connection.execute(
+        sa.select(TrialRow.id).where(
+            TrialRow.id == trial_id,
+            TrialRow.worker == worker,
+            TrialRow.status == values["status"],
+            TrialRow.finished_at.is_not(None),
+        )
+    ).first()
+    if stored is None:  # else a try whose answer was lost had stored it
+        raise lost(trial_id, worker)
 
 
 def begin(connection: sa.Connection, trial_id: int, worker: str | None) -> None:
@@ -94,22 +134,24 @@ def begin(connection: sa.Connection, trial_id: int, worker: str | None) -> None:
 def insert_points(
     connection: sa.Connection, rows: Sequence[Mapping[str, Any]], worker: str | None
 ) -> None:
-    """Insert metric points of one trial, only while `worker` holds it (if given).
+    """Insert metric points of one trial, only while `worker` holds it (if given); a point
+    stored already at its (trial, metric, step) takes the new value, so a write run again
+    after its answer was lost stores each point once.
 
     Raises:
         ClaimLost: `worker` no longer holds the trial; nothing was written.
     """
+    upsert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     if worker is None:
-        connection.execute(sa.insert(_POINTS), list(rows))
+        connection.execute(_replacing(upsert(_POINTS)), list(rows))
         return
     trial_id = rows[0]["trial_id"]
     if connection.dialect.name == "sqlite":  # one statement: atomic against any claim
         owned = held(sa.select(TrialRow.id), sa.bindparam("trial_id"), sa.bindparam("worker"))
-        columns = ("trial_id", "step", "name", "value")
-        params: list[sa.ColumnElement[Any]] = [sa.bindparam(column) for column in columns]
+        params: list[sa.ColumnElement[Any]] = [sa.bindparam(column) for column in _COLUMNS]
         values = sa.select(*params).where(owned.exists())
         inserted = connection.execute(
-            sa.insert(_POINTS).from_select(columns, values),
+            _replacing(upsert(_POINTS).from_select(_COLUMNS, values)),
             [{**row, "worker": worker} for row in rows],
         )
         if not inserted.rowcount:
@@ -118,7 +160,14 @@ def insert_points(
     owned = held(sa.select(TrialRow.id), trial_id, worker).with_for_update(read=True)
     if connection.execute(owned).first() is None:
         raise lost(trial_id, worker)
-    connection.execute(sa.insert(_POINTS), list(rows))
+    connection.execute(_replacing(upsert(_POINTS)), list(rows))
+
+
+def _replacing(insert: postgresql.Insert | sqlite.Insert) -> sa.Insert:
+    """`insert`, storing the new value where the point's (trial, metric, step) is stored."""
+    return insert.on_conflict_do_update(
+        index_elements=["trial_id", "name", "step"], set_={"value": insert.excluded.value}
+    )
 
 
 def beat(connection: sa.Connection, worker: str, study_id: int) -> None:

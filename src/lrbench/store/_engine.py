@@ -20,8 +20,14 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from lrbench._env import seconds_from_env
-from lrbench.exceptions import ConfigError, MissingDependencyError, StorageError
+from lrbench.exceptions import (
+    ConfigError,
+    DatabaseUnavailable,
+    MissingDependencyError,
+    StorageError,
+)
 from lrbench.store._models import Base
+from lrbench.store._retry import is_transient
 
 __all__ = [
     "DEFAULT_URL",
@@ -120,9 +126,12 @@ def missing_sqlite_file(url: str) -> Path | None:
 
 
 def connect_error(error: Exception, display_url: str) -> StorageError:
-    """One line saying the database cannot be reached, and why."""
+    """One line saying the database cannot be reached, and why: a `DatabaseUnavailable`
+    where running the transaction again may pass (`_retry.is_transient`)."""
     reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-    return StorageError(f"cannot connect to the database {display_url}: {reason}")
+    transient = isinstance(error, DBAPIError) and is_transient(error)
+    kind = DatabaseUnavailable if transient else StorageError
+    return kind(f"cannot connect to the database {display_url}: {reason}")
 
 
 @functools.cache

@@ -96,7 +96,9 @@ class MetricPointRow(Base):
     """One reported value of one metric at one step of one trial."""
 
     __tablename__ = "lrb_metric_point"
-    __table_args__ = (Index("ix_lrb_metric_point_trial_name_step", "trial_id", "name", "step"),)
+    __table_args__ = (
+        Index("uq_lrb_metric_point_trial_name_step", "trial_id", "name", "step", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("lrb_trial.id", ondelete="CASCADE"))

@@ -14,23 +14,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from lrbench._files import study_dir
 from lrbench.evaluate import Direction
 from lrbench.exceptions import ConfigError, StorageError, StudyExists
-from lrbench.store import _claims, _engine, _export, queries
+from lrbench.store import _claims, _engine, _export, _retry, queries
 from lrbench.store._mapping import study_record, task_record, to_record, trial_record
 from lrbench.store._models import MetricPointRow, RecipeRow, StudyRow, TaskRow, TrialRow
 from lrbench.store._records import (
@@ -45,9 +46,29 @@ from lrbench.store._records import (
 
 __all__ = ["Store"]
 
+_Args = ParamSpec("_Args")
+_Result = TypeVar("_Result")
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _retried(
+    method: Callable[Concatenate[Store, _Args], _Result],
+) -> Callable[Concatenate[Store, _Args], _Result]:
+    """A Store method whose transaction runs again on transient errors (`_retry`)."""
+
+    @functools.wraps(method)
+    def run(store: Store, /, *args: _Args.args, **kwargs: _Args.kwargs) -> _Result:
+        return store._retrier.run(lambda: method(store, *args, **kwargs), method.__name__)
+
+    return run
+
+
+def _lost_connection(error: DBAPIError) -> bool:
+    """Whether `error` says the database cannot be reached (not that the SQL was wrong)."""
+    return isinstance(error, OperationalError) or error.connection_invalidated
 
 
 class Store:
@@ -78,7 +99,10 @@ class Store:
             )
         self.display_url = self.engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._retrier = _retry.Retrier(self.display_url)
         self._points_connection: sa.Connection | None = None
+        self._unsent_points: list[dict[str, Any]] = []
+        self._unsent_since: float | None = None
         if not check_schema:
             return
         current, head = self.schema_revisions()
@@ -96,6 +120,7 @@ class Store:
                 "a backup, or give --db a new database"
             )
         self._seed_recipes()
+        self._retrier.reached()
 
     def _connect_error(self, error: Exception) -> StorageError:
         return _engine.connect_error(error, self.display_url)
@@ -133,9 +158,11 @@ class Store:
         try:
             yield session
             session.commit()
-        except OperationalError as error:
+        except DBAPIError as error:
             session.rollback()
-            raise self._connect_error(error) from None
+            if _lost_connection(error):
+                raise self._connect_error(error) from None
+            raise
         except BaseException:
             session.rollback()
             raise
@@ -148,8 +175,15 @@ class Store:
         try:
             with self.engine.begin() as connection:
                 yield connection
-        except OperationalError as error:
-            raise self._connect_error(error) from None
+        except DBAPIError as error:
+            if _lost_connection(error):
+                raise self._connect_error(error) from None
+            raise
+
+    def stop_retrying(self) -> None:
+        """Try the next transaction that fails on a transient error once, without waiting
+        for the database (until it answers again): for the clean-up of a worker that stops."""
+        self._retrier.stop()
 
     def dispose(self) -> None:
         """Close every connection (call in a worker before it exits)."""
@@ -160,6 +194,7 @@ class Store:
 
     # -- tasks and studies ----------------------------------------------------------------
 
+    @_retried
     def task(self, info: TaskInfo) -> TaskRecord:
         """The stored task for `info`, created on first use."""
         key = _config_key(dataclasses.asdict(info))
@@ -177,6 +212,7 @@ class Store:
                     session.scalars(sa.select(TaskRow).where(TaskRow.config_key == key)).one()
                 )
 
+    @_retried
     def create_study(
         self,
         *,
@@ -216,6 +252,7 @@ class Store:
                 raise
             raise StudyExists(f"a study named {name!r} already exists") from None
 
+    @_retried
     def add_trials(
         self,
         study_id: int,
@@ -241,6 +278,7 @@ class Store:
             return False
         return True
 
+    @_retried
     def annotate_study(self, study_id: int, key: str, value: Any) -> None:
         """Keep `value` (JSON) under `key` of the study's stored configuration: what an
         objective found along the way (a fitted law, its predictions). The key `config` (the
@@ -253,6 +291,7 @@ class Store:
                 raise ConfigError(f"no study with id {study_id}")
             row.config = {**row.config, key: value}  # a new dict: JSON columns track assignment
 
+    @_retried
     def drop_queued_trials(self, trial_ids: Sequence[int]) -> int:
         """Remove trials that never started (a cost cap could not pay for them); trials
         that started are kept. Returns how many were removed."""
@@ -267,6 +306,7 @@ class Store:
             )
             return int(getattr(removed, "rowcount", 0) or 0)
 
+    @_retried
     def study(self, name: str) -> StudyRecord | None:
         """The study called `name`, or None."""
         with self.session() as session:
@@ -282,12 +322,14 @@ class Store:
             raise ConfigError(f"no study named {name!r} in {self.display_url} ({known})")
         return study
 
+    @_retried
     def studies(self) -> list[StudyRecord]:
         """Every study, newest first."""
         with self.session() as session:
             rows = session.scalars(sa.select(StudyRow).order_by(StudyRow.id.desc()))
             return [study_record(row) for row in rows]
 
+    @_retried
     def set_study_status(self, study_id: int, status: str) -> None:
         """Mark a study running, complete or interrupted."""
         with self.session() as session:
@@ -299,6 +341,7 @@ class Store:
 
     # -- trials ---------------------------------------------------------------------------
 
+    @_retried
     def trials(self, study_id: int) -> list[TrialRecord]:
         """All trials of a study, by number."""
         with self.session() as session:
@@ -307,12 +350,14 @@ class Store:
             )
             return [trial_record(row) for row in rows]
 
+    @_retried
     def trial(self, trial_id: int) -> TrialRecord | None:
         """One trial by its id, or None."""
         with self.session() as session:
             row = session.get(TrialRow, trial_id)
             return None if row is None else trial_record(row)
 
+    @_retried
     def start_trial(self, trial_id: int, *, worker: str | None = None) -> None:
         """Start a trial's next attempt: running, the points of an interrupted attempt
         dropped. Under `worker`'s claim where given, else unclaimed (a trial run on its own).
@@ -320,9 +365,11 @@ class Store:
         Raises:
             ClaimLost: `worker` no longer holds the trial.
         """
+        self._unsent_points, self._unsent_since = [], None  # an earlier attempt's
         with self._begin() as connection:
             _claims.begin(connection, trial_id, worker)
 
+    @_retried
     def claim_trial(self, seen: TrialRecord, worker: str) -> bool:
         """Claim a trial for `worker` if it is still as `seen` (queued, or running under a
         claim given up): atomic, so of any number of workers that saw it so exactly one
@@ -335,12 +382,14 @@ class Store:
         with self._begin() as connection:
             _claims.beat(connection, worker, study_id)
 
+    @_retried
     def release_trials(self, worker: str, *, trial_id: int | None = None) -> int:
         """Give `worker`'s running trials (or the one `trial_id`) back to the queue: it
         stops before they end. Returns how many."""
         with self._begin() as connection:
             return _claims.release(connection, worker, trial_id)
 
+    @_retried
     def abandon_trial(self, trial_id: int, attempt: int, error: str) -> bool:
         """Store a trial whose workers kept dying as failed, if it is still at `attempt`."""
         with self._begin() as connection:
@@ -349,14 +398,19 @@ class Store:
     def add_points(
         self, trial_id: int, step: int, metrics: Mapping[str, float], *, worker: str | None = None
     ) -> None:
-        """Store the metrics reported at `step`, committed at once.
+        """Store the metrics reported at `step`, committed at once (a metric reported again at
+        a step replaces its value).
+
+        While the database is away the points wait here and go with the next report or the
+        trial's end: training goes on for up to `$LRBENCH_DB_RETRY` seconds.
 
         Raises:
             ClaimLost: `worker` no longer holds the trial (nothing is written).
+            DatabaseUnavailable: the database has been away for longer than that.
         """
         if not metrics:
             return
-        rows = [
+        self._unsent_points += [
             {"trial_id": trial_id, "step": int(step), "name": name, "value": float(value)}
             for name, value in metrics.items()
         ]
@@ -364,11 +418,24 @@ class Store:
             if self._points_connection is None:
                 self._points_connection = self.engine.connect()
             with self._points_connection.begin():
-                _claims.insert_points(self._points_connection, rows, worker)
-        except OperationalError as error:
-            self._points_connection = None
-            raise self._connect_error(error) from None
+                _claims.insert_points(self._points_connection, self._unsent_points, worker)
+        except DBAPIError as error:
+            self._drop_points_connection()
+            if not _lost_connection(error):
+                raise
+            self._unsent_since = self._retrier.failed(
+                self._connect_error(error), self._unsent_since, "the metric points"
+            )
+        else:
+            self._retrier.reached()
+            self._unsent_points, self._unsent_since = [], None
 
+    def _drop_points_connection(self) -> None:
+        if self._points_connection is not None:
+            self._points_connection.invalidate()
+            self._points_connection = None
+
+    @_retried
     def finish_trial(
         self,
         trial_id: int,
@@ -382,28 +449,32 @@ class Store:
         error: str | None = None,
         worker: str | None = None,
     ) -> None:
-        """Record a trial's end: its final status, metrics, cost and error if any.
+        """Record a trial's end: its final status, metrics, cost and error if any, with the
+        points still waiting for the database.
 
         Raises:
             ClaimLost: `worker` no longer holds the trial (nothing is written).
         """
         clean = {k: float(v) for k, v in metrics.items() if math.isfinite(float(v))}
         with self._begin() as connection:
-            ended = connection.execute(
-                _claims.held(sa.update(TrialRow), trial_id, worker).values(
-                    status=status.value,
-                    metrics=clean,
-                    cost_steps=int(cost_steps),
-                    cost_seconds=float(cost_seconds),
-                    cost_samples=int(cost_samples),
-                    cost_tokens=int(cost_tokens),
-                    error=error,
-                    finished_at=_now(),
-                )
+            if self._unsent_points:
+                _claims.insert_points(connection, self._unsent_points, worker)
+            _claims.finish(
+                connection,
+                trial_id,
+                worker,
+                status=status.value,
+                metrics=clean,
+                cost_steps=int(cost_steps),
+                cost_seconds=float(cost_seconds),
+                cost_samples=int(cost_samples),
+                cost_tokens=int(cost_tokens),
+                error=error,
+                finished_at=_now(),
             )
-            if worker is not None and not ended.rowcount:
-                raise _claims.lost(trial_id, worker)
+        self._unsent_points, self._unsent_since = [], None
 
+    @_retried
     def points(self, trial_id: int, name: str | None = None) -> list[tuple[int, str, float]]:
         """(step, metric, value) of every stored point of a trial, in step order."""
         query = sa.select(MetricPointRow.step, MetricPointRow.name, MetricPointRow.value).where(
@@ -417,6 +488,7 @@ class Store:
 
     # -- queries --------------------------------------------------------------------------
 
+    @_retried
     def leaderboard(self, study: StudyRecord, *, every_budget: bool = False) -> list[PolicyScore]:
         """The study's configurations ranked by the mean of its metric over seeds.
 
@@ -469,6 +541,7 @@ class Store:
         chosen = mode or (own[0].mode if own else Direction.MAX)
         return queries.best_per_family(candidates, chosen)[:k]
 
+    @_retried
     def known_task(self, name: str) -> TaskRecord | None:
         """The most recently stored task with this name, or None."""
         with self.session() as session:
@@ -491,6 +564,7 @@ class Store:
         except IntegrityError:  # another process, opening the database too, added them
             pass
 
+    @_retried
     def recipes(self) -> list[RecipeRecord]:
         """The published recipes shipped with LRBench++ (priors for top-k)."""
         with self.session() as session:
@@ -503,6 +577,7 @@ class Store:
         """A study with its task, trials and metric points, as JSON-ready data."""
         return _export.export_study(self, name)
 
+    @_retried
     def import_study(self, data: Mapping[str, Any], *, name: str | None = None) -> StudyRecord:
         """Store an exported study (under `name` if given); refuses to overwrite one."""
         return _export.import_study(self, data, name=name)

@@ -7,12 +7,13 @@ The runner owns the loop and nothing else: what trials to propose is the strateg
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrbench.exceptions import ConfigError, StudyExists
+from lrbench.exceptions import ConfigError, StorageError, StudyExists
 from lrbench.execution import TrialJob, TrialOutcome, run_local
 from lrbench.execution.claims import (
     Admission,
@@ -39,6 +40,8 @@ from lrbench.study.result import StudyResult
 from lrbench.tasks import load_task
 
 __all__ = ["tune"]
+
+_log = logging.getLogger(__name__)
 
 
 def _strategy(plan: Plan) -> Strategy:
@@ -368,12 +371,23 @@ def tune(
                     events.waiting(len(jobs))
                     time.sleep(min(heartbeat_seconds(), 5.0))
     except BaseException:
-        store.release_trials(worker)
-        if not _runs_elsewhere(store, study):
-            store.set_study_status(study.id, "interrupted")
+        _leave(store, study, worker)
         raise
     store.set_study_status(study.id, "complete")
     return StudyResult.load(store, store.require_study(name))
+
+
+def _leave(store: Store, study: StudyRecord, worker: str) -> None:
+    """Give the worker's trials back and mark the study interrupted (unless other workers
+    still run it), where the database lets it: a worker that stops because the database
+    stayed away leaves that to the claims' grace period and its error stands."""
+    store.stop_retrying()
+    try:
+        store.release_trials(worker)
+        if not _runs_elsewhere(store, study):
+            store.set_study_status(study.id, "interrupted")
+    except StorageError as error:
+        _log.warning("could not give the trials of %s back: %s", worker, error)
 
 
 class _Admission:
