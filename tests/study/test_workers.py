@@ -8,6 +8,7 @@ lapse within a second or two.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.conftest import _SKIP_POSTGRES, POSTGRES_URL, reset_postgres
 
 from lrbench.exceptions import ConfigError
 from lrbench.execution.claims import study_status
@@ -232,3 +234,51 @@ def test_a_study_in_memory_is_refused_before_any_work(db: str) -> None:
     config = StudyConfig(task="digits-mlp", trials=1, total_steps=5)
     with pytest.raises(ConfigError, match="in-memory database: the study would vanish"):
         tune(config, db=db)
+
+
+def _restart_reason() -> str | None:
+    """Why the local PostgreSQL server cannot be stopped and started here, or None."""
+    if _SKIP_POSTGRES:
+        return _SKIP_POSTGRES
+    if sa.make_url(POSTGRES_URL).host not in ("127.0.0.1", "localhost"):
+        return f"the test server {POSTGRES_URL} is not on this machine"
+    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
+        return "no pg_ctlcluster to stop and start the server (Debian's postgresql-common)"
+    if os.geteuid() != 0:
+        return "stopping the PostgreSQL server needs root"
+    return None
+
+
+def _postgres_cluster(action: str) -> None:
+    version = sorted(Path("/etc/postgresql").iterdir())[-1].name
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(_restart_reason() is not None, reason=str(_restart_reason()))
+def test_two_workers_ride_out_a_ten_second_postgres_restart(
+    task_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LRBENCH_HEARTBEAT", "3")  # claims outlive the outage
+    reset_postgres()
+    command = _tune_args(task_file, POSTGRES_URL, trials=4, sleep=0.3)  # 3.6 s a trial
+    workers = [
+        subprocess.Popen(c, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for c in (command, command)
+    ]
+    try:
+        _wait_for_points(POSTGRES_URL, least=6)
+        _postgres_cluster("stop")
+        time.sleep(10)
+    finally:
+        _postgres_cluster("start")
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    errors = [err.decode() for _, err in outputs]
+    assert [worker.returncode for worker in workers] == [0, 0], errors
+    assert all("answered again after" in err for err in errors)  # met, and ridden out
+    _assert_nothing_doubled(POSTGRES_URL, trials=4)
+    reset_postgres()

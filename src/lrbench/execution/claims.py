@@ -166,11 +166,16 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._run, name="lrbench-heartbeat", daemon=True)
 
     def _run(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval):
             try:
                 self.store.beat(self.worker, self.study_id)
             except StorageError as error:  # keep beating: the database may come back
-                _log.warning("heartbeat of %s failed: %s", self.worker, error)
+                if not failing:  # once per outage: the store says when it is back
+                    _log.warning("heartbeat of %s failed: %s", self.worker, error)
+                failing = True
+            else:
+                failing = False
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

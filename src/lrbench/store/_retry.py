@@ -81,12 +81,17 @@ class Retrier:
         self.bound = retry_seconds()
         self._reached = False
         self._gave_up = False
+        self._away_since: float | None = None
         self._lock = threading.Lock()
 
     def reached(self) -> None:
         """Note that the database answered: from now on its transient errors are retried."""
         with self._lock:
             self._reached, self._gave_up = True, False
+            away_since, self._away_since = self._away_since, None
+        if away_since is not None:
+            away = time.monotonic() - away_since
+            _log.warning("the database %s answered again after %.1f s", self.display_url, away)
 
     def stop(self) -> None:
         """Try the next failing transaction once, not again until the bound (a worker that
@@ -94,7 +99,7 @@ class Retrier:
         with self._lock:
             self._gave_up = True
 
-    def run(self, transaction: Callable[[], _Result], what: str) -> _Result:
+    def run(self, transaction: Callable[[], _Result]) -> _Result:
         """`transaction()`, run again on `DatabaseUnavailable` until the bound.
 
         Raises:
@@ -105,7 +110,7 @@ class Retrier:
             try:
                 result = transaction()
             except DatabaseUnavailable as error:
-                first_failure = self.failed(error, first_failure, what)
+                first_failure = self.failed(error, first_failure)
                 left = first_failure + self.bound - time.monotonic()
                 time.sleep(max(0.0, min(pause, left)))
                 pause = min(2 * pause, _LONGEST_PAUSE)
@@ -113,9 +118,9 @@ class Retrier:
                 self.reached()
                 return result
 
-    def failed(self, error: StorageError, first_failure: float | None, what: str) -> float:
-        """Note that writing `what` failed on `error`; returns when its first failure was
-        (now, if this is it), to be passed back on its next failure.
+    def failed(self, error: StorageError, first_failure: float | None) -> float:
+        """Note that a write failed on `error`; returns when its first failure was (now, if
+        this is it), to be passed back on its next failure.
 
         Raises:
             StorageError: `error` is not transient.
@@ -125,10 +130,18 @@ class Retrier:
         now = time.monotonic()
         with self._lock:
             retrying = self._reached and not self._gave_up
+            first_of_outage = retrying and self._away_since is None
+            if first_of_outage:
+                self._away_since = now
         if not retrying or not isinstance(error, DatabaseUnavailable):
             raise error
+        if first_of_outage:
+            _log.warning(
+                "%s; waiting up to %g s for it ($LRBENCH_DB_RETRY), training goes on",
+                error,
+                self.bound,
+            )
         if first_failure is None:
-            _log.warning("%s; retrying %s for up to %g s", error, what, self.bound)
             return now
         if now - first_failure < self.bound:
             return first_failure

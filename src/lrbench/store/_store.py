@@ -61,7 +61,7 @@ def _retried(
 
     @functools.wraps(method)
     def run(store: Store, /, *args: _Args.args, **kwargs: _Args.kwargs) -> _Result:
-        return store._retrier.run(lambda: method(store, *args, **kwargs), method.__name__)
+        return store._retrier.run(lambda: method(store, *args, **kwargs))
 
     return run
 
@@ -424,7 +424,7 @@ class Store:
             if not _lost_connection(error):
                 raise
             self._unsent_since = self._retrier.failed(
-                self._connect_error(error), self._unsent_since, "the metric points"
+                self._connect_error(error), self._unsent_since
             )
         else:
             self._retrier.reached()
