@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -161,4 +164,73 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.skip(_SKIP_POSTGRES)
     reset_postgres()
     yield POSTGRES_URL
+    reset_postgres()
+
+
+class Relay:
+    """Forwards a local port to a server; `cut()` drops its connections and refuses new
+    ones until `restore()`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._serve()
+
+    def _serve(self) -> None:
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                server = socket.create_connection(self.target)
+            except OSError:  # cut
+                return
+            with self._lock:
+                self._sockets |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            end.close()
+
+    def cut(self) -> None:
+        """Drop every connection and refuse new ones."""
+        if self._listener.fileno() < 0:  # cut already
+            return
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
+        self._listener.close()
+        with self._lock:
+            for end in self._sockets:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        """Accept connections again, on the same port."""
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._serve()
+
+
+@pytest.fixture()
+def relayed(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Relay, str]]:
+    """A relay to the PostgreSQL test server, and the store URL through it."""
+    if _SKIP_POSTGRES:
+        pytest.skip(_SKIP_POSTGRES)
+    monkeypatch.setenv("LRBENCH_CONNECT_TIMEOUT", "2")
+    url = sa.make_url(POSTGRES_URL)
+    relay = Relay(url.host or "127.0.0.1", url.port or 5432)
+    reset_postgres()
+    yield relay, url.set(host="127.0.0.1", port=relay.port).render_as_string(False)
+    relay.cut()
     reset_postgres()

@@ -253,6 +253,11 @@ BAD = [
         "cannot reach the Ray cluster at '127.0.0.1:1'",
     ),
     (lambda p: ["db", "show", "nope", "--db", f"sqlite:///{p / 'e.db'}"], "no database at"),
+    (lambda p: [*TUNE, "--db", f"sqlite:///{p}"], "is a directory, not a database file"),
+    (
+        lambda p: [*TUNE, "--db", "postgresql+psycopg://u@h:99999/db"],
+        "has port 99999, outside 1..65535",
+    ),
     (
         lambda p: ["db", "import", str(p / "missing.json"), "--db", f"sqlite:///{p / 'e.db'}"],
         "no such file",

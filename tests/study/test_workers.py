@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.conftest import _SKIP_POSTGRES, POSTGRES_URL, reset_postgres
+from tests.conftest import _SKIP_POSTGRES, POSTGRES_URL, Relay, reset_postgres
 
 from lrbench.exceptions import ConfigError
 from lrbench.execution.claims import study_status
@@ -282,3 +282,24 @@ def test_two_workers_ride_out_a_ten_second_postgres_restart(
     assert all("answered again after" in err for err in errors)  # met, and ridden out
     _assert_nothing_doubled(POSTGRES_URL, trials=4)
     reset_postgres()
+
+
+def test_a_database_away_past_the_bound_stops_with_one_line_and_the_study_resumes(
+    task_file: Path, relayed: tuple[Relay, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay, url = relayed
+    monkeypatch.setenv("LRBENCH_DB_RETRY", "2")
+    command = _tune_args(task_file, url, "--workers", "2", trials=4, sleep=0.2)
+    process = subprocess.Popen(command, env=_environment(), stderr=subprocess.PIPE)
+    _wait_for_points(url, least=3)
+    relay.cut()
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 2
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("lrbench: error: cannot connect to the database"), last
+    assert "still after retrying for 2 s" in last and last.endswith("again to resume")
+    assert "Traceback" not in err.decode()
+    relay.restore()
+    resumed = subprocess.run(command, env=_environment(), capture_output=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    _assert_nothing_doubled(url, trials=4)

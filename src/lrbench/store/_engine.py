@@ -38,6 +38,7 @@ __all__ = [
     "make_engine",
     "missing_tables",
     "parse_url",
+    "refuse_directory",
     "refuse_foreign",
     "refuse_revision",
     "resolve_url",
@@ -113,6 +114,22 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(f"unsupported database URL {url!r} ({_URL_HINT})") from None
     except ImportError as error:
         raise MissingDependencyError(str(error.name or "psycopg"), "postgres") from None
+
+
+def refuse_directory(url: str) -> None:
+    """Refuse a SQLite URL that names a directory (SQLite's own error is "unable to open").
+
+    Raises:
+        StorageError: it does.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if path.is_dir():
+            raise StorageError(
+                f"{path} is a directory, not a database file: give --db a file path, e.g. "
+                f"sqlite:///{path / 'lrbench.db'}"
+            )
 
 
 def missing_sqlite_file(url: str) -> Path | None:

@@ -91,6 +91,7 @@ class Store:
     ) -> None:
         self.url = _engine.resolve_url(url)
         self.engine = _engine.make_engine(self.url)
+        _engine.refuse_directory(self.url)
         missing = None if create else _engine.missing_sqlite_file(self.url)
         if missing is not None:  # reading must not leave an empty database behind
             raise StorageError(
