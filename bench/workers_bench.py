@@ -1,6 +1,6 @@
 """Shared studies: workers splitting one study, faults injected, concurrent writers.
 
-    python bench/workers_bench.py [--part split|faults|writers] [--quick]
+    python bench/workers_bench.py [--part split|faults|outage|writers] [--quick]
 
 1. split: 1, 2 and 4 `lrbench tune` processes started together on one 16-trial study
    (PostgreSQL, and SQLite beside it): trials trained (must be 16: attempts summed), metric
@@ -8,10 +8,12 @@
    that sleeps (0.1 s a step, 20 steps: workers on separate machines, where the split is
    the whole gain) and digits-mlp (CPU-bound: these 2 cores cap the gain at 2x).
 2. faults: 20 kill -9 of a random worker at a random moment of a study run by 2 processes,
-   each restarted at once (SQLite and PostgreSQL), then a PostgreSQL restart mid-study:
-   configurations ended exactly once, none left running, orphaned worker processes, points
-   doubled, SQLite's `pragma integrity_check`.
-3. writers: 4 processes writing metric points at once, as 4 workers' trials do (each under
+   each restarted at once (SQLite and PostgreSQL): configurations ended exactly once, none
+   left running, orphaned worker processes, points lost, SQLite's `pragma integrity_check`.
+3. outage: PostgreSQL stopped for 10 s in the middle of a study run by 2 processes (default
+   heartbeat and retry bound): the same figures, how long each worker waited, the study's
+   wall time against the same study undisturbed.
+4. writers: 4 processes writing metric points at once, as 4 workers' trials do (each under
    its claim): points/s in all and errors, SQLite and PostgreSQL; one writer alone beside them.
 """
 
@@ -78,19 +80,25 @@ def tune_command(task: str, db: str, trials: int, steps: int, *extra: str) -> li
 
 
 def audit(db: str) -> dict[str, int]:
-    """What the shared study holds: trials, trainings (attempts), unfinished, points doubled."""
+    """What the shared study holds: trials, trainings (attempts), unfinished, and the points
+    of `score` a complete trial lacks (the sleeping task reports it at every step; doubling
+    a point is refused by the schema since revision 0004)."""
     store = Store(db)
     trials = store.trials(store.require_study("shared").id)
     with store.session() as session:
-        rows = session.execute(sa.text("SELECT trial_id, step, name FROM lrb_metric_point"))
-        counts = Counter(tuple(row) for row in rows)
+        rows = session.execute(
+            sa.text("SELECT trial_id FROM lrb_metric_point WHERE name = 'score'")
+        )
+        counts = Counter(trial_id for (trial_id,) in rows)
     store.dispose()
     return {
         "trials": len(trials),
         "trained": sum(t.attempt for t in trials),
         "complete": sum(t.status is TrialStatus.complete for t in trials),
         "unfinished": sum(not t.status.finished for t in trials),
-        "doubled": sum(n - 1 for n in counts.values()),
+        "lost": sum(t.total_steps - counts[t.id] for t in trials if t.status.finished)
+        if counts
+        else -1,  # a task without `score`
     }
 
 
@@ -109,7 +117,7 @@ def split(folder: Path, quick: bool) -> None:
     trials = 4 if quick else 16
     tasks = [("sleeping trial", f"{sleepy}:train", 20), ("digits-mlp", "digits-mlp", 100)]
     print(f"\n1. {trials} trials split between processes")
-    print(f"{'database':<11} {'task':<15} {'procs':>5} {'trained':>8} {'doubled':>8} "
+    print(f"{'database':<11} {'task':<15} {'procs':>5} {'trained':>8} {'lost':>8} "
           f"{'wall s':>7} {'speed-up':>8}")  # fmt: skip
     for label, db in databases(folder, "split"):
         for task_label, task, steps in tasks:
@@ -131,8 +139,9 @@ def split(folder: Path, quick: bool) -> None:
                     print(f"  {processes} processes failed: {failed[0][-400:]}")
                 alone = alone or wall
                 found = audit(db)
+                lost = found["lost"] if found["lost"] >= 0 else "-"
                 print(f"{label:<11} {task_label:<15} {processes:>5} {found['trained']:>8} "
-                      f"{found['doubled']:>8} {wall:>7.1f} {alone / wall:>7.2f}x")  # fmt: skip
+                      f"{lost:>8} {wall:>7.1f} {alone / wall:>7.2f}x")  # fmt: skip
 
 
 def _descendants(pid: int) -> set[int]:
@@ -168,7 +177,7 @@ def faults(folder: Path, quick: bool) -> None:
     rng = random.Random(0)
     print(f"\n2. faults: {kills} kill -9 of a random one of 2 processes (each uses --workers 2)")
     print(f"{'database':<11} {'fault':<22} {'trials':>6} {'ended once':>10} {'running':>7} "
-          f"{'orphans':>7} {'doubled':>7} {'trained':>7} integrity")  # fmt: skip
+          f"{'orphans':>7} {'lost':>7} {'trained':>7} integrity")  # fmt: skip
     for label, db in databases(folder, "faults"):
         reset(label, db)
         command = tune_command(f"{sleepy}:train", db, 24, 20, "--workers", "2",
@@ -189,25 +198,49 @@ def faults(folder: Path, quick: bool) -> None:
         time.sleep(2.0)
         orphans = sum(map(_alive, killed_workers))
         report(label, f"kill -9 x{kills} (exit {codes})", db, orphans)
-    if reset_postgres() and not quick:
-        restart_postgres(folder, sleepy)
 
 
-def restart_postgres(folder: Path, sleepy: Path) -> None:
-    """A PostgreSQL restart while 2 processes run a study; each is run again if it stopped."""
-    command = tune_command(f"{sleepy}:train", POSTGRES_URL, 12, 20, "--param", "sleep=0.05")
-    running = [subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
-    time.sleep(4.0)
-    version = next(Path("/etc/postgresql").iterdir()).name
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+def outage(folder: Path, quick: bool) -> None:
+    """Part 3: PostgreSQL stopped for 10 s in the middle of a study run by 2 processes,
+    with the default heartbeat and retry bound; the same study undisturbed beside it."""
+    if not reset_postgres():
+        print("\n3. outage: skipped (no PostgreSQL server)")
+        return
+    sleepy = folder / "sleepy.py"
+    sleepy.write_text(SLEEPY_TASK)
+    down = 3.0 if quick else 10.0
+    env = {k: v for k, v in ENV.items() if k != "LRBENCH_HEARTBEAT"}
+    command = tune_command(f"{sleepy}:train", POSTGRES_URL, 12, 20, "--param", "sleep=0.1")
+    print(f"\n3. outage: PostgreSQL stopped {down:g} s mid-study, 2 processes, 12 trials of 2 s")
+    print(f"{'database':<11} {'fault':<22} {'trials':>6} {'ended once':>10} {'running':>7} "
+          f"{'orphans':>7} {'lost':>7} {'trained':>7} integrity")  # fmt: skip
+    walls = {}
+    for fault in ("none", f"server down {down:g} s"):
+        reset_postgres()
+        start = time.monotonic()
+        running = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
+        if fault != "none":
+            time.sleep(6.0)
+            _postgres_cluster("stop")
+            time.sleep(down)
+            _postgres_cluster("start")
+        errors = [p.communicate()[1].decode() for p in running]
+        walls[fault] = time.monotonic() - start
+        codes = [p.returncode for p in running]
+        report("PostgreSQL", f"{fault} (exit {codes})", POSTGRES_URL, 0)
+        back = [line.split("after ")[-1] for e in errors for line in e.splitlines()
+                if "answered again" in line]  # fmt: skip
+        if fault != "none":
+            print(f"  the database answered each worker again after: {', '.join(back)}")
+    clean, disturbed = walls.values()
+    print(f"  study wall time: {disturbed:.1f} s with the outage, {clean:.1f} s without")
+
+
+def _postgres_cluster(action: str) -> None:
+    version = sorted(Path("/etc/postgresql").iterdir())[-1].name
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
                    check=True)  # fmt: skip
-    errors = [p.communicate()[1].decode().strip().splitlines()[-1:] for p in running]
-    stopped = sum(p.returncode != 0 for p in running)
-    if stopped:
-        print(f"  {stopped} of 2 processes stopped on the restart: {errors}; run again")
-        subprocess.run(command, env=ENV, stdout=subprocess.DEVNULL, check=True)
-    report("PostgreSQL", f"server restart ({stopped} re-run)", POSTGRES_URL, 0)
 
 
 def report(label: str, fault: str, db: str, orphans: int) -> None:
@@ -218,7 +251,7 @@ def report(label: str, fault: str, db: str, orphans: int) -> None:
             integrity = connection.execute(sa.text("pragma integrity_check")).scalar()
     ended_once = found["complete"] == found["trials"] and not found["unfinished"]
     print(f"{label:<11} {fault:<22} {found['trials']:>6} {ended_once!s:>10} "
-          f"{found['unfinished']:>7} {orphans:>7} {found['doubled']:>7} {found['trained']:>7} "
+          f"{found['unfinished']:>7} {orphans:>7} {found['lost']:>7} {found['trained']:>7} "
           f"{integrity}")  # fmt: skip
 
 
@@ -242,7 +275,7 @@ def _write_points(db: str, trial_id: int, reports: int, results: multiprocessing
 def writers(folder: Path, quick: bool) -> None:
     """Part 3: points/s with 4 concurrent writers."""
     reports = 200 if quick else 2000
-    print(f"\n3. concurrent writers: {reports} reports of 2 metrics each, committed one by one")
+    print(f"\n4. concurrent writers: {reports} reports of 2 metrics each, committed one by one")
     print(f"{'database':<11} {'writers':>7} {'points/s':>9} {'errors':>6}")
     context = multiprocessing.get_context("spawn")
     for label, db in databases(folder, "writers"):
@@ -274,12 +307,13 @@ def writers(folder: Path, quick: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("split", "faults", "writers"), action="append")
+    parts = {"split": split, "faults": faults, "outage": outage, "writers": writers}
+    parser.add_argument("--part", choices=tuple(parts), action="append")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check it runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        for part in args.part or ("split", "faults", "writers"):
-            {"split": split, "faults": faults, "writers": writers}[part](Path(folder), args.quick)
+        for part in args.part or tuple(parts):
+            parts[part](Path(folder), args.quick)
 
 
 if __name__ == "__main__":
