@@ -221,13 +221,16 @@ def outage(folder: Path, quick: bool) -> None:
         running = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE) for _ in range(2)]  # fmt: skip
         if fault != "none":
-            time.sleep(6.0)
+            _wait_for_points(POSTGRES_URL, least=40)  # both processes are training
             _postgres_cluster("stop")
             time.sleep(down)
             _postgres_cluster("start")
         errors = [p.communicate()[1].decode() for p in running]
         walls[fault] = time.monotonic() - start
         codes = [p.returncode for p in running]
+        for code, error in zip(codes, errors):
+            if code:
+                print(f"  a process stopped: {error.strip().splitlines()[-1:]}")
         report("PostgreSQL", f"{fault} (exit {codes})", POSTGRES_URL, 0)
         back = [line.split("after ")[-1] for e in errors for line in e.splitlines()
                 if "answered again" in line]  # fmt: skip
@@ -235,6 +238,18 @@ def outage(folder: Path, quick: bool) -> None:
             print(f"  the database answered each worker again after: {', '.join(back)}")
     clean, disturbed = walls.values()
     print(f"  study wall time: {disturbed:.1f} s with the outage, {clean:.1f} s without")
+
+
+def _wait_for_points(db: str, least: int) -> None:
+    while True:
+        try:
+            with sa.create_engine(db, poolclass=sa.pool.NullPool).connect() as connection:
+                count = connection.execute(sa.text("SELECT count(*) FROM lrb_metric_point"))
+                if count.scalar_one() >= least:
+                    return
+        except sa.exc.SQLAlchemyError:  # no tables yet
+            pass
+        time.sleep(0.2)
 
 
 def _postgres_cluster(action: str) -> None:
