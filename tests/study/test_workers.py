@@ -236,6 +236,17 @@ def test_a_study_in_memory_is_refused_before_any_work(db: str) -> None:
         tune(config, db=db)
 
 
+@pytest.mark.parametrize("variable", ["LRBENCH_HEARTBEAT", "LRBENCH_DB_RETRY"])
+def test_a_bad_worker_setting_is_refused_before_anything_is_stored(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, "-1")
+    config = StudyConfig(task="digits-mlp", trials=1, total_steps=5)
+    with pytest.raises(ConfigError, match=rf"\${variable} must be a positive number"):
+        tune(config, db=f"sqlite:///{tmp_path / 'x.db'}")
+    assert not (tmp_path / "x.db").exists()
+
+
 def _restart_reason() -> str | None:
     """Why the local PostgreSQL server cannot be stopped and started here, or None."""
     if _SKIP_POSTGRES:

@@ -310,6 +310,7 @@ def tune(
         raise ConfigError(
             f"`--trial-timeout` must be a positive number of seconds, got {trial_timeout!r}"
         )
+    heartbeat_seconds()  # a bad $LRBENCH_HEARTBEAT is refused before any work
     ray_options = _executor(executor, workers)
     if ray_options is not None:  # an unreachable cluster fails before any work
         from lrbench.execution.raytune import connect
