@@ -247,31 +247,76 @@ def test_a_first_revision_database_upgrades_keeping_its_studies_and_gaining_reci
 
     store = Store(db_url)
     play(store, make_study(store))
+    points = {t.id: store.points(t.id) for t in store.trials(store.require_study("s").id)}
     store.dispose()
     config = _engine._alembic_config()
-    with store.engine.begin() as connection:  # back to the schema of revision 1
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0001")
-        connection.execute(sa.text("DELETE FROM lrb_recipe WHERE name != 'alpaca-7b'"))
-        first = connection.execute(sa.text("SELECT MIN(id) FROM lrb_trial")).scalar_one()
-        for value in (1.0, 2.0):
-            connection.execute(
-                sa.text(
-                    "INSERT INTO lrb_metric_point (trial_id, step, name, value) "
-                    "VALUES (:trial, 7, 'twice', :value)"
-                ),
-                {"trial": first, "value": value},
-            )
+    with store.engine.connect() as connection:  # back to the schema of revision 1
+        if connection.dialect.name == "sqlite":  # as the store migrates: no cascades
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+            connection.execute(sa.text("DELETE FROM lrb_recipe WHERE name != 'alpaca-7b'"))
+            first = connection.execute(sa.text("SELECT MIN(id) FROM lrb_trial")).scalar_one()
+            for value in (1.0, 2.0):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO lrb_metric_point (trial_id, step, name, value) "
+                        "VALUES (:trial, 7, 'twice', :value)"
+                    ),
+                    {"trial": first, "value": value},
+                )
     with pytest.raises(StorageError, match="revision 0001, older.*run `lrbench db upgrade"):
         Store(db_url)
-    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0004")
+    assert Store.open_for_upgrade(db_url).upgrade() == ("0001", "0005")
     store = Store(db_url)
     assert store.points(first, "twice") == [(7, "twice", 2.0)]
+    kept = {t: [p for p in store.points(t) if p[1] != "twice"] for t in points}
+    assert kept == points  # no table copy cascaded into the metric points
     recipes = [r.name for r in store.recipes()]
     assert len(recipes) == len(set(recipes))  # the kept recipe is not seeded twice
     by_name = {r.name: r for r in store.recipes()}
     assert by_name["alpaca-7b"].method == "full" and by_name["alpaca-lora-7b"].method == "lora"
     assert [score.lr for score in store.leaderboard(store.require_study("s"))][:2] == [0.1, 0.01]
+    assert _schema_differences(store) == []
+
+
+def _schema_differences(store: Store) -> list[object]:
+    """How the database's tables differ from the models' (types included)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from lrbench.store._models import Base
+
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_the_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
+    assert _schema_differences(Store(db_url)) == []
+
+
+def test_an_llm_run_of_a_trillion_tokens_and_2_to_the_40_steps_is_stored(db_url: str) -> None:
+    store = Store(db_url)
+    trial = store.trials(make_study(store, name="n" * 1000).id)[0]
+    store.start_trial(trial.id)
+    store.add_points(trial.id, 2**40, {"loss": 2.0})
+    store.finish_trial(
+        trial.id,
+        TrialStatus.complete,
+        metrics={"loss": 2.0},
+        cost_steps=2**40,
+        cost_seconds=1.0,
+        cost_samples=2**45,
+        cost_tokens=10**12,
+    )
+    stored = store.trial(trial.id)
+    assert stored is not None and stored.status is TrialStatus.complete
+    assert (stored.cost_steps, stored.cost_tokens) == (2**40, 10**12)
+    assert store.points(trial.id) == [(2**40, "loss", 2.0)]
+    assert store.require_study("n" * 1000).name == "n" * 1000
 
 
 def test_a_database_of_another_application_is_refused_and_left_alone(db_url: str) -> None:

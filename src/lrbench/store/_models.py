@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = ["Base", "MetricPointRow", "RecipeRow", "StudyRow", "TaskRow", "TrialRow"]
@@ -31,14 +31,14 @@ class TaskRow(Base):
     __tablename__ = "lrb_task"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(Text, index=True)
     config_key: Mapped[str] = mapped_column(String(64), unique=True)
-    domain: Mapped[str] = mapped_column(String(100), default="")
-    model: Mapped[str] = mapped_column(String(200), default="")
-    dataset: Mapped[str] = mapped_column(String(200), default="")
-    optimizer: Mapped[str] = mapped_column(String(100), default="")
-    batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    horizon: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    domain: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(Text, default="")
+    dataset: Mapped[str] = mapped_column(Text, default="")
+    optimizer: Mapped[str] = mapped_column(Text, default="")
+    batch_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    horizon: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -48,10 +48,10 @@ class StudyRow(Base):
     __tablename__ = "lrb_study"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("lrb_task.id"))
     objective: Mapped[str] = mapped_column(String(50))
-    metric: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(Text)
     mode: Mapped[str] = mapped_column(String(3))
     strategy: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20))
@@ -72,21 +72,21 @@ class TrialRow(Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("lrb_study.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     policy: Mapped[str] = mapped_column(Text)
-    family: Mapped[str] = mapped_column(String(100))
+    family: Mapped[str] = mapped_column(Text)
     lr: Mapped[float] = mapped_column(Float)
-    seed: Mapped[int] = mapped_column(Integer)
-    total_steps: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    total_steps: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
-    cost_steps: Mapped[int] = mapped_column(Integer, default=0)
-    cost_samples: Mapped[int] = mapped_column(Integer, default=0)
-    cost_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_steps: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_samples: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    worker: Mapped[str | None] = mapped_column(Text, nullable=True)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
@@ -102,8 +102,8 @@ class MetricPointRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("lrb_trial.id", ondelete="CASCADE"))
-    step: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(200))
+    step: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(Text)
     value: Mapped[float] = mapped_column(Float)
 
 
