@@ -7,8 +7,11 @@ Create Date: 2026-12-03 17:00:00.000000
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.types import TypeEngine
 
 revision = "0005"
 down_revision = "0004"
@@ -16,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 # (table, column, type before, type after)
-_WIDENED = [
+_WIDENED: list[tuple[str, str, TypeEngine[Any], TypeEngine[Any]]] = [
     ("lrb_task", "name", sa.String(200), sa.Text()),
     ("lrb_task", "domain", sa.String(100), sa.Text()),
     ("lrb_task", "model", sa.String(200), sa.Text()),
