@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from lrbench.exceptions import ConfigError, TrialPruned
+from lrbench.exceptions import ConfigError, Diverged, TrialPruned
 from lrbench.monitor import Monitor
 from lrbench.policies import Policy, parse
 
@@ -135,18 +135,29 @@ class Trial:
         """Record metrics at `step` (stored at once in a study); may raise `TrialPruned`.
 
         The metrics also reach the Monitor, so adaptive policies (`plateau`,
-        `switch_on_plateau`) react to them.
+        `switch_on_plateau`) react to them. A NaN or infinite value ends the trial as
+        diverged (`Diverged`), after the report's finite values are stored; the same on
+        every database.
+
+        Raises:
+            ConfigError: `step` is not an integer in 0..2^63-1 (the trial fails, saying so).
         """
+        step = _checked_step(step)
         values = {name: float(value) for name, value in metrics.items()}
-        for name, value in values.items():
-            self.history.setdefault(name, []).append((int(step), value))
+        finite = {name: value for name, value in values.items() if math.isfinite(value)}
+        for name, value in finite.items():
+            self.history.setdefault(name, []).append((step, value))
         if self._monitor is not None:
-            self._monitor.report(**values)
-        if self._reporter is not None:
-            self._reporter(int(step), values)
+            self._monitor.report(**finite)
+        if self._reporter is not None and finite:
+            self._reporter(step, finite)
         if self._on_progress is not None:
-            self._on_progress(int(step))
-        if self._should_prune is not None and self._should_prune(int(step), values):
+            self._on_progress(step)
+        broken = [name for name in values if name not in finite]
+        if broken:
+            name = broken[0]
+            raise Diverged(step, values[name], f"the task reported {name}={values[name]}")
+        if self._should_prune is not None and self._should_prune(step, values):
             raise TrialPruned(f"trial {self.number} pruned at step {step}")
 
     @property
@@ -197,3 +208,19 @@ class Trial:
         """The last reported value of a metric, NaN if never reported."""
         points = self.history.get(name)
         return points[-1][1] if points else math.nan
+
+
+_LARGEST_STEP = 2**63 - 1  # the store's 64-bit step column
+
+
+def _checked_step(step: Any) -> int:
+    """`step` as an int, refused unless a whole number in 0..2^63-1."""
+    try:
+        whole = int(step)
+    except (TypeError, ValueError, OverflowError):
+        whole = -1
+    if whole != step or not 0 <= whole <= _LARGEST_STEP:
+        raise ConfigError(
+            f"trial.report(step=...) must be a whole number in 0..2^63-1, got {step!r}"
+        )
+    return whole

@@ -400,7 +400,7 @@ class Store:
         self, trial_id: int, step: int, metrics: Mapping[str, float], *, worker: str | None = None
     ) -> None:
         """Store the metrics reported at `step`, committed at once (a metric reported again at
-        a step replaces its value).
+        a step replaces its value; NaN and infinite values are not stored, on any database).
 
         While the database is away the points wait here and go with the next report or the
         trial's end: training goes on for up to `$LRBENCH_DB_RETRY` seconds.
@@ -409,11 +409,13 @@ class Store:
             ClaimLost: `worker` no longer holds the trial (nothing is written).
             DatabaseUnavailable: the database has been away for longer than that.
         """
-        if not metrics:
+        finite = {name: float(value) for name, value in metrics.items()}
+        finite = {name: value for name, value in finite.items() if math.isfinite(value)}
+        if not finite:
             return
         self._unsent_points += [
-            {"trial_id": trial_id, "step": int(step), "name": name, "value": float(value)}
-            for name, value in metrics.items()
+            {"trial_id": trial_id, "step": int(step), "name": name, "value": value}
+            for name, value in finite.items()
         ]
         try:  # Core on a kept connection, not the ORM: this runs in the training loop
             if self._points_connection is None:
