@@ -343,3 +343,15 @@ def test_a_database_missing_some_of_our_tables_names_the_fix(db_url: str) -> Non
         connection.execute(sa.text("DROP TABLE lrb_metric_point"))
     with pytest.raises(StorageError, match="lacks the tables lrb_metric_point.*restore it"):
         Store(db_url)
+
+
+def test_non_finite_numbers_in_json_are_stored_as_one_named_string_on_both(db_url: str) -> None:
+    store = Store(db_url)
+    task = store.task(dataclasses.replace(TASK, params={"x": math.nan, "ys": [math.inf, 1.0]}))
+    stored = store.known_task(TASK.name)
+    assert stored is not None and stored.params == {"x": "NaN", "ys": ["Infinity", 1.0]}
+    study = store.create_study(
+        name="odd", task=task, objective="single-policy", metric="acc", mode="max",
+        strategy="grid", config={"config": {"low": -math.inf}}, trials=[],
+    )  # fmt: skip
+    assert store.require_study(study.name).config == {"config": {"low": "-Infinity"}}

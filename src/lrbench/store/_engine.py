@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import math
 import os
 from collections.abc import Iterator
 from importlib import resources
@@ -35,6 +37,7 @@ __all__ = [
     "connect_timeout",
     "create_schema",
     "has_tables",
+    "json_text",
     "make_engine",
     "missing_tables",
     "parse_url",
@@ -95,21 +98,43 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+def json_text(value: Any) -> str:
+    """JSON as every database stores it: a NaN or infinite number becomes the string "NaN",
+    "Infinity" or "-Infinity" (PostgreSQL refuses those tokens; SQLite would keep JSON that
+    other readers refuse)."""
+    return json.dumps(_finite(value), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url` (SQLite in WAL mode with a busy timeout; PostgreSQL via psycopg,
     giving up on a server that does not answer within `connect_timeout()`)."""
     parsed = parse_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = sa.create_engine(parsed, connect_args={"timeout": 60})
+            engine = sa.create_engine(
+                parsed, connect_args={"timeout": 60}, json_serializer=json_text
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         if parsed.get_backend_name() == "postgresql":
             timeout = max(1, round(connect_timeout()))  # libpq takes whole seconds
             return sa.create_engine(
-                parsed, pool_pre_ping=True, connect_args={"connect_timeout": timeout}
+                parsed,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": timeout},
+                json_serializer=json_text,
             )
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, json_serializer=json_text)
     except NoSuchModuleError:
         raise ConfigError(f"unsupported database URL {url!r} ({_URL_HINT})") from None
     except ImportError as error:
