@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ __all__ = [
     "atomic_write",
     "cache_dir",
     "checkpoint_path",
+    "folder_name",
     "load_checkpoint",
     "save_checkpoint",
     "study_dir",
@@ -39,9 +41,22 @@ def study_dir(sqlite_file: Path | None, database_url: str, study: str) -> Path:
         root = Path(f"{sqlite_file}.artifacts")
     else:
         root = cache_dir() / "artifacts" / hashlib.sha256(database_url.encode()).hexdigest()[:12]
-    path = root / study
+    path = root / folder_name(study)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def folder_name(name: str) -> str:
+    """A file name for `name` that stays inside its parent: the name itself where it is
+    made of letters, digits, `.`, `_` and `-` (100 at most, not starting with a dot),
+    else those characters of it and a hash that keeps different names apart."""
+    if _SAFE_NAME.fullmatch(name):
+        return name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:60] or "study"
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

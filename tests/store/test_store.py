@@ -355,3 +355,36 @@ def test_non_finite_numbers_in_json_are_stored_as_one_named_string_on_both(db_ur
         strategy="grid", config={"config": {"low": -math.inf}}, trials=[],
     )  # fmt: skip
     assert store.require_study(study.name).config == {"config": {"low": "-Infinity"}}
+
+
+@pytest.mark.parametrize("name", ["../../x", "/etc/passwd", "a/b", ".hidden", "..", "x" * 300])
+def test_a_study_name_never_leads_its_files_out_of_the_artifact_folder(
+    name: str, tmp_path
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    root = (tmp_path / "x.db.artifacts").resolve()
+    folder = store.artifact_dir(name).resolve()
+    assert folder.parent == root and len(folder.name) <= 100
+
+
+def test_safe_study_names_keep_their_folder_and_others_stay_apart(tmp_path) -> None:
+    from lrbench._files import folder_name
+
+    assert folder_name("digits-mlp-grid-4adb4f1c") == "digits-mlp-grid-4adb4f1c"
+    assert folder_name("a/b") != folder_name("a:b")
+
+
+@pytest.mark.parametrize("name", ["x" * 201, "line\nbreak", "tab\there"])
+def test_a_study_name_outside_the_rule_is_refused_before_anything_is_stored(
+    name: str, tmp_path
+) -> None:
+    from lrbench.study import StudyConfig, tune
+
+    db = tmp_path / "x.db"
+    with pytest.raises(ConfigError, match="`--study` must be 1 to 200 characters"):
+        tune(
+            StudyConfig(task="digits-mlp", trials=1, total_steps=5),
+            name=name,
+            db=f"sqlite:///{db}",
+        )
+    assert not db.exists()

@@ -8,6 +8,7 @@ returns frozen records, never ORM rows. Schema changes are versioned Alembic mig
 from lrbench.store._engine import DEFAULT_URL, resolve_url
 from lrbench.store._export import EXPORT_FORMAT, read_export
 from lrbench.store._records import (
+    MAX_NAME_LENGTH,
     PolicyScore,
     RecipeRecord,
     StudyRecord,
@@ -15,12 +16,14 @@ from lrbench.store._records import (
     TaskRecord,
     TrialRecord,
     TrialStatus,
+    check_study_name,
 )
 from lrbench.store._store import Store
 
 __all__ = [
     "DEFAULT_URL",
     "EXPORT_FORMAT",
+    "MAX_NAME_LENGTH",
     "PolicyScore",
     "RecipeRecord",
     "Store",
@@ -29,6 +32,7 @@ __all__ = [
     "TaskRecord",
     "TrialRecord",
     "TrialStatus",
+    "check_study_name",
     "read_export",
     "resolve_url",
 ]

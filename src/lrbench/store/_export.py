@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from lrbench.exceptions import ConfigError
 from lrbench.store._mapping import study_record
 from lrbench.store._models import MetricPointRow, StudyRow, TrialRow
-from lrbench.store._records import StudyRecord, TaskInfo
+from lrbench.store._records import StudyRecord, TaskInfo, check_study_name
 
 if TYPE_CHECKING:
     from lrbench.store._store import Store
@@ -54,7 +54,7 @@ def import_study(store: Store, data: Mapping[str, Any], *, name: str | None = No
         raise ConfigError(f"not an LRBench++ study export (expected format {EXPORT_FORMAT})")
     try:
         meta = dict(data["study"])
-        study_name = name or meta["name"]
+        study_name = check_study_name(name or meta["name"], "--name" if name else "name")
         if store.study(study_name) is not None:
             raise ConfigError(
                 f"a study named {study_name!r} already exists; import it under another "

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
 from typing import Any
 
+from lrbench.exceptions import ConfigError
 from lrbench.tasks._info import TaskInfo
 
 __all__ = [
+    "MAX_NAME_LENGTH",
     "PolicyScore",
     "RecipeRecord",
     "StudyRecord",
@@ -17,7 +20,28 @@ __all__ = [
     "TaskRecord",
     "TrialRecord",
     "TrialStatus",
+    "check_study_name",
 ]
+
+#: The longest study name (names are stored as text; this keeps tables and file names sane).
+MAX_NAME_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_study_name(name: str, field: str = "--study") -> str:
+    """`name`, if it is a study name: 1 to 200 characters, no control characters.
+
+    Raises:
+        ConfigError: it is not; the message names `field` and the rule.
+    """
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH or _CONTROL.search(name):
+        shown = repr(name) if len(repr(name)) <= 60 else f"{repr(name)[:57]}..."
+        length = f" ({len(name)} characters)" if isinstance(name, str) else ""
+        raise ConfigError(
+            f"`{field}` must be 1 to {MAX_NAME_LENGTH} characters without control characters "
+            f"(tabs, newlines), got {shown}{length}"
+        )
+    return name
 
 
 class TrialStatus(str, enum.Enum):

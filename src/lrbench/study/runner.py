@@ -26,7 +26,7 @@ from lrbench.execution.claims import (
 from lrbench.execution.raytune import RayOptions
 from lrbench.search import Bracketed, Candidate, SearchContext, Strategy, make_strategy
 from lrbench.search.bracket import bracket_steps
-from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus
+from lrbench.store import Store, StudyRecord, TrialRecord, TrialStatus, check_study_name
 from lrbench.study.config import (
     Plan,
     StudyConfig,
@@ -319,6 +319,7 @@ def tune(
     events = events or StudyEvents()
     task = load_task(config.task, config.params)
     plan = resolve(config, task)
+    name = check_study_name(name or default_study_name(plan.config))
     strategy = _strategy(plan)
     store = Store(db)
     if store.engine.url.get_backend_name() == "sqlite" and store.sqlite_file is None:
@@ -328,7 +329,6 @@ def tune(
         )
     if task.builtin is not None:  # bad settings are refused before anything is stored
         task.builtin.prepare(task.params)
-    name = name or default_study_name(plan.config)
     study = _open_study(store, name, plan, strategy, workers, study_file)
     trials = store.trials(study.id)
     expected = _expected_trials(plan, study, trials, strategy)
