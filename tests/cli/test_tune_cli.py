@@ -262,6 +262,10 @@ BAD = [
         lambda p: ["db", "import", str(p / "missing.json"), "--db", f"sqlite:///{p / 'e.db'}"],
         "no such file",
     ),
+    (
+        lambda p: ["db", "import", str(p), "--db", f"sqlite:///{p / 'e.db'}"],
+        "is a directory, not a study export file",
+    ),
 ]
 
 

@@ -388,3 +388,63 @@ def test_a_study_name_outside_the_rule_is_refused_before_anything_is_stored(
             db=f"sqlite:///{db}",
         )
     assert not db.exists()
+
+
+def _set(path: str, value: object):
+    """A change to an export: the field at `path` (dots; numbers index lists) set to
+    `value`, or removed where `value` is `_GONE`."""
+
+    def change(data: dict) -> None:
+        *parents, last = path.split(".")
+        target = data
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        if value is _GONE:
+            del target[last]
+        elif last.isdigit():
+            target[int(last)] = value
+        else:
+            target[last] = value
+
+    return change
+
+
+_GONE = object()
+HOSTILE = [
+    ("trials.0.status", "hacked", r"trials\[0\].status must be one of queued, running"),
+    ("trials.0.metrics", {"acc": "high"}, r"trials\[0\].metrics.acc must be a number"),
+    ("trials.0.metrics", [1, 2], r"trials\[0\].metrics must be an object"),
+    ("trials.0.metrics", {"acc": math.nan}, r"trials\[0\].metrics.acc must be a finite"),
+    ("trials.0.lr", -1.0, r"trials\[0\].lr must be a finite number >= 0"),
+    ("trials.0.cost_tokens", 2**64, r"trials\[0\].cost_tokens must be a whole number in"),
+    ("trials.0.total_steps", True, r"trials\[0\].total_steps must be a whole number"),
+    ("trials.0.seed", "1", r"trials\[0\].seed must be a whole number"),
+    ("trials.0.started_at", "yesterday", r"trials\[0\].started_at must be an ISO 8601"),
+    ("trials.0.points.0", [1, "acc"], r"trials\[0\].points\[0\] must be \[step, metric, value\]"),
+    ("trials.0.points.1", [10, "acc", 0.1], r"the only value of 'acc' at step 10"),
+    ("trials.0.number", 1, r"trials\[1\].number must be unique"),
+    ("trials.0.hack", 1, r"trials\[0\] has the unknown field 'hack'"),
+    ("trials.0.policy", _GONE, r"trials\[0\] lacks the field 'policy'"),
+    ("study.mode", "sideways", r"study.mode must be one of min, max"),
+    ("study.name", "x" * 300, r"`study.name` must be 1 to 200 characters"),
+    ("study.config", "text", r"study.config must be an object"),
+    ("task.batch_size", 0, r"task.batch_size must be a whole number in 1"),
+    ("task.name", None, r"task.name must be a non-empty string"),
+    ("trials", {"0": {}}, r"trials must be a list"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), HOSTILE)
+def test_a_hostile_export_is_refused_by_field_and_stores_nothing(
+    path: str, value: object, message: str, db_url: str
+) -> None:
+    store = Store(db_url)
+    play(store, make_study(store))
+    data = store.export_study("s")
+    data["study"]["name"] = "imported"
+    _set(path, value)(data)
+    with pytest.raises(ConfigError, match=rf"^malformed study export: .*{message}") as raised:
+        store.import_study(data)
+    assert "\n" not in str(raised.value)
+    assert [s.name for s in store.studies()] == ["s"]  # nothing stored, the store still lists
+    assert store.top_k(TASK, 2)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from lrbench.exceptions import ConfigError
+from lrbench.store._export_schema import check_export
 from lrbench.store._mapping import study_record
 from lrbench.store._models import MetricPointRow, StudyRow, TrialRow
 from lrbench.store._records import StudyRecord, TaskInfo, check_study_name
@@ -52,6 +53,7 @@ def import_study(store: Store, data: Mapping[str, Any], *, name: str | None = No
     """Store an exported study (under `name` if given); refuses to overwrite one."""
     if not isinstance(data, Mapping) or data.get("format") != EXPORT_FORMAT:
         raise ConfigError(f"not an LRBench++ study export (expected format {EXPORT_FORMAT})")
+    check_export(data)
     try:
         meta = dict(data["study"])
         study_name = check_study_name(name or meta["name"], "--name" if name else "name")
@@ -94,5 +96,9 @@ def read_export(path: Path) -> dict[str, Any]:
         return dict(json.loads(path.read_text()))
     except FileNotFoundError:
         raise ConfigError(f"no such file: {str(path)!r}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{str(path)!r} is a directory, not a study export file") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
     except (json.JSONDecodeError, TypeError, ValueError) as error:
         raise ConfigError(f"{str(path)!r} is not a JSON study export: {error}") from None
