@@ -95,3 +95,20 @@ def test_every_report_is_stored_alike_on_both_databases(
         step: value for step, name, value in store.points(trial.id) if name == "score"
     } == points
     assert error is None if trial.error is None else error in trial.error
+
+
+def test_a_task_that_calls_sys_exit_fails_its_trial_and_the_study_goes_on(
+    tmp_path: Path,
+) -> None:
+    task = tmp_path / "exits.py"
+    task.write_text("import sys\n\ndef train(trial):\n    sys.exit(3)\n")
+    config = StudyConfig(
+        task=f"{task}:train", metric="score", mode="max", policies=("fixed",), trials=2,
+        total_steps=5,
+    )  # fmt: skip
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    tune(config, name="exits", db=db)
+    store = Store(db)
+    trials = store.trials(store.require_study("exits").id)
+    assert [t.status for t in trials] == [TrialStatus.failed] * 2
+    assert all("the task called sys.exit(3)" in (t.error or "") for t in trials)

@@ -262,6 +262,24 @@ BAD = [
         lambda p: ["db", "import", str(p / "missing.json"), "--db", f"sqlite:///{p / 'e.db'}"],
         "no such file",
     ),
+    (lambda p: [*TUNE, "--trials", "1000000000000"], "`--trials` must be 1 to 100,000"),
+    (lambda p: [*TUNE, "--seeds", "2000000"], "`--seeds` must be 1 to 1,000, got 2000000"),
+    (lambda p: [*TUNE, "--seed", "-1"], "`--seed` must be 0 to 2^32-1, got -1"),
+    (lambda p: [*TUNE, "--total-steps", "10000000000"], "must be a whole number 1 to 1,000,000"),
+    (lambda p: ["tune", "--task", ":"], "must be package.module:function or path/to/file.py"),
+    (
+        lambda p: [*TUNE, "--objective", "compose", "--phases", "1000", "--total-steps", "5"],
+        "`--phases` must be at most --total-steps (5: each phase",
+    ),
+    (
+        lambda p: [*TUNE, "--param", "hidden=-5"],
+        "`--param hidden` of task digits-mlp must be a whole number >= 1, got -5",
+    ),
+    (
+        lambda p: [*TUNE, "--param", "optimizer=nope"],
+        "`--param optimizer` of task digits-mlp must be one of sgd, adam, adamw",
+    ),
+    (lambda p: ["schedule", "fixed(lr=0.1)", "--steps", "10000000000"], "10000000"),
     (
         lambda p: ["db", "import", str(p), "--db", f"sqlite:///{p / 'e.db'}"],
         "is a directory, not a study export file",

@@ -28,7 +28,10 @@ FormatOption = Annotated[
 ]
 
 StepsOption = Annotated[
-    int, typer.Option("--steps", "-n", min=1, help="Number of steps to evaluate (>= 1).")
+    int,
+    typer.Option(
+        "--steps", "-n", min=1, max=10**7, help="Number of steps to evaluate (1 to 10^7)."
+    ),
 ]
 
 # What we print holds names users chose (studies, tasks, paths, policies): no markup and no

@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 
-@cache
+class _Exited(Exception):
+    """A task that raised SystemExit: stored as a failed trial with this message."""
+
+
 @lru_cache(maxsize=1)
 def _store(url: str) -> Store:
     """The worker process's store, kept across its trials: one set of connections, and a
@@ -168,6 +171,9 @@ def run_trial(
         returned = trial.final_metrics(resolved.function(trial))
     except StorageError:  # the database stayed away: the trial runs again on resume
         raise
+    except SystemExit as error:  # sys.exit() in a task ends its trial, not the study
+        exited = _Exited(f"the task called sys.exit({error.code!r})")
+        returned, ended = {}, exited.with_traceback(error.__traceback__)
     except Exception as error:
         returned, ended = {}, error
     status, error_text = status_of(ended)

@@ -15,7 +15,23 @@ from lrbench.search import Candidate, family_of, make_policy, make_strategy
 from lrbench.study.objectives import OBJECTIVES, Objective, make_objective
 from lrbench.tasks import DEFAULT_LR_RANGE, ResolvedTask
 
-__all__ = ["Plan", "StudyConfig", "default_study_name", "stored_config"]
+__all__ = [
+    "MAX_SEED",
+    "MAX_SEEDS",
+    "MAX_STEPS",
+    "MAX_TRIALS",
+    "Plan",
+    "StudyConfig",
+    "default_study_name",
+    "stored_config",
+]
+
+#: Bounds of a study's counts, refused up front (beyond them a study cannot run on any
+#: machine: a grid of 10^12 LRs is terabytes; 10^9 updates is past any training run).
+MAX_TRIALS = 100_000
+MAX_SEEDS = 1_000
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds
+MAX_STEPS = 10**9
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -197,9 +213,11 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
     """
     lr_min, lr_max = _lr_range(config, task)
     make_strategy(config.strategy)  # an unknown name is refused here, before any work
-    for name in ("trials", "seeds"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"`--{name}` must be >= 1, got {getattr(config, name)}")
+    for name, most in (("trials", MAX_TRIALS), ("seeds", MAX_SEEDS)):
+        if not 1 <= getattr(config, name) <= most:
+            raise ConfigError(f"`--{name}` must be 1 to {most:,}, got {getattr(config, name)}")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ConfigError(f"`--seed` must be 0 to 2^32-1, got {config.seed}")
     if config.max_cost is not None and not (
         isinstance(config.max_cost, int | float)
         and math.isfinite(config.max_cost)
@@ -210,8 +228,9 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
         )
     if config.target is not None and not math.isfinite(config.target):
         raise ConfigError(f"`--target` must be a finite number, got {config.target!r}")
+    total_steps = _budget(config, task)
     objective = make_objective(config.objective)
-    objective.validate(config)
+    objective.validate(dataclasses.replace(config, total_steps=total_steps))
     builtin = task.builtin
     metric = config.metric or (task.metrics[0] if builtin else None)
     if metric is None:
@@ -223,7 +242,6 @@ def resolve(config: StudyConfig, task: ResolvedTask) -> Plan:
         )
     default_mode = builtin.mode if builtin and metric == task.metrics[0] else "max"
     direction = Direction.of(config.mode or default_mode, field="--mode")
-    total_steps = _budget(config, task)
     resolved = dataclasses.replace(
         config,
         lr_min=lr_min,
@@ -258,8 +276,10 @@ def _budget(config: StudyConfig, task: ResolvedTask) -> int:
     the task's updates per epoch (the one place epochs become updates), or the task's."""
     if config.epochs is None:
         total_steps = config.total_steps or (task.builtin.total_steps if task.builtin else None)
-        if total_steps is None or total_steps < 1:
-            raise ConfigError(f"`--total-steps` must be an integer >= 1, got {total_steps!r}")
+        if total_steps is None or not 1 <= total_steps <= MAX_STEPS:
+            raise ConfigError(
+                f"`--total-steps` must be a whole number 1 to {MAX_STEPS:,}, got {total_steps!r}"
+            )
         return total_steps
     if config.total_steps is not None:
         raise ConfigError("give the budget as `--total-steps` or as `--epochs`, not both")
@@ -271,4 +291,9 @@ def _budget(config: StudyConfig, task: ResolvedTask) -> int:
             f"task {config.task!r} does not say how many updates an epoch is: "
             "give the budget as `--total-steps`"
         )
-    return max(1, math.ceil(config.epochs * per_epoch))  # as the Trainer rounds
+    total_steps = max(1, math.ceil(config.epochs * per_epoch))  # as the Trainer rounds
+    if total_steps > MAX_STEPS:
+        raise ConfigError(
+            f"`--epochs` {config.epochs:g} is {total_steps:,} updates, more than {MAX_STEPS:,}"
+        )
+    return total_steps

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from lrbench.exceptions import ConfigError
 from lrbench.tasks._info import TaskInfo
+from lrbench.tasks._loop import OPTIMIZERS
 from lrbench.trial import Trial
 
 __all__ = [
@@ -65,6 +67,27 @@ class BuiltinTask:
     def metrics_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
         """The metrics the task reports with these settings; the first is the default."""
         return self.metrics
+
+    #: Whole-number settings that must be >= 1 (the other whole numbers must be >= 0).
+    at_least_one: frozenset[str] = frozenset(
+        {"batch_size", "hidden", "width", "layers", "heads", "context", "max_length",
+         "grad_accum", "per_group", "max_records"}
+    )  # fmt: skip
+
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Refuse settings that cannot train, by the type of each default: whole numbers
+        (>= 1 for `at_least_one`, else >= 0), finite numbers >= 0, true/false, a known
+        optimizer, text.
+
+        Raises:
+            ConfigError: naming the setting, the task and what would be valid.
+        """
+        for name, default in self.defaults.items():
+            rule = _rule(name, default, self.at_least_one)
+            if rule is not None and not rule[0](params[name]):
+                raise ConfigError(
+                    f"`--param {name}` of task {self.name} must be {rule[1]}, got {params[name]!r}"
+                )
 
     def prepare(self, params: Mapping[str, Any]) -> None:
         """One-off work before the first trial (e.g. building a pretrained checkpoint)."""
@@ -143,6 +166,32 @@ class ResolvedTask:
         return TaskInfo(name=self.name, horizon=total_steps, params=self.params)
 
 
+def _rule(
+    name: str, default: Any, at_least_one: frozenset[str]
+) -> tuple[Callable[[Any], bool], str] | None:
+    """How a setting with this default is checked, and the rule in words (None: any)."""
+    if name == "optimizer":
+        return (lambda v: v in OPTIMIZERS), f"one of {', '.join(OPTIMIZERS)}"
+    if isinstance(default, bool):
+        return (lambda v: isinstance(v, bool)), "true or false"
+    if isinstance(default, int):
+        least = 1 if name in at_least_one else 0
+        return (lambda v: _whole(v) and v >= least), f"a whole number >= {least}"
+    if isinstance(default, float):
+        return (lambda v: _real(v) and v >= 0), "a finite number >= 0"
+    if isinstance(default, str):
+        return (lambda v: isinstance(v, str)), "text"
+    return None
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return _real(value) and float(value).is_integer()
+
+
 def load_task(ref: str, params: Mapping[str, Any] | None = None) -> ResolvedTask:
     """Resolve a task reference (registered name, `module:function` or `file.py:function`)."""
     params = dict(params or {})
@@ -155,6 +204,7 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> ResolvedTask
                 f"(valid: {', '.join(task.defaults) or 'none'})"
             )
         merged = {**task.defaults, **params}
+        task.check_params(merged)
         return ResolvedTask(
             ref=ref,
             name=ref,
@@ -171,6 +221,11 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> ResolvedTask
             "package.module:function or path/to/file.py:function)"
         )
     location, _, function_name = ref.rpartition(":")
+    if not location or not function_name.isidentifier():
+        raise ConfigError(
+            f"task {ref!r} must be package.module:function or path/to/file.py:function "
+            "(a module or file, a colon, a function name)"
+        )
     if location.endswith(".py"):
         path = Path(location).expanduser().resolve()
         module = _load_file(path, ref)
@@ -178,7 +233,7 @@ def load_task(ref: str, params: Mapping[str, Any] | None = None) -> ResolvedTask
     else:
         try:
             module = importlib.import_module(location)
-        except ImportError as error:
+        except (ImportError, ValueError) as error:  # ValueError: a name like `.x`
             raise ConfigError(
                 f"cannot import module {location!r} for task {ref!r}: {error}"
             ) from None

@@ -62,6 +62,11 @@ class MultiPolicy(Objective):
                 f"`--phases` must be >= 2 for --objective compose, got {self.phases} "
                 "(one phase is a single policy: use --objective single)"
             )
+        if self.phases > config.total_steps:
+            raise ConfigError(
+                f"`--phases` must be at most --total-steps ({config.total_steps}: each phase "
+                f"trains one update or more), got {self.phases}"
+            )
         if self.keep < 1:
             raise ConfigError(f"`--keep` must be >= 1, got {self.keep}")
         refuse_adaptive_strategy(config, "compose", "proposes each phase's candidates up front")
