@@ -287,6 +287,23 @@ BAD = [
 ]
 
 
+def test_an_output_path_the_system_refuses_is_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main([*TUNE, "--trials", "1", "--study", "s", "--db", db, "--quiet"]) == 0
+    (tmp_path / "a-file").touch()
+    for args, message in [
+        (["report", "s", "-o", str(tmp_path / "a-file")], "Not a directory"),
+        (["report", "s", "-o", "/proc/lrbench/x"], "cannot use /proc/lrbench"),
+        (["db", "export", "s", "-o", str(tmp_path)], f"cannot use {tmp_path}: Is a directory"),
+    ]:
+        capsys.readouterr()
+        assert main([*args, "--db", db]) == 2, args
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], lines
+
+
 @pytest.mark.parametrize("make_args, message", BAD)
 def test_bad_input_is_one_line_and_exit_code_2(
     make_args, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -122,7 +122,7 @@ def test_the_configuration_reads_as_a_user_wrote_it(tmp_path: Path) -> None:
     assert "<dt>configurations (--trials)</dt><dd>30</dd>" in html
 
 
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>$\\frac{$[/bold]'
 
 
 def test_names_and_values_from_a_shared_database_are_escaped_in_the_report(

@@ -144,6 +144,10 @@ def _run(args: list[str]) -> int:
         return _fail(getattr(error, "format_message", error.__str__)(), command)
     except (KeyboardInterrupt, typer.Abort, _Stopped):
         return _interrupted(command)
+    except OSError as error:  # a path given (-o, a file to read) the system refuses
+        if error.filename is None:
+            raise
+        return _fail(f"cannot use {error.filename!s}: {error.strerror or error}")
     return result if isinstance(result, int) else 0
 
 

@@ -6,8 +6,9 @@ global is touched and no display is needed; save them with `figure.savefig(path)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeVar, cast
 
 import matplotlib
 import numpy as np
@@ -46,10 +47,26 @@ def schedule_curves(
     return curves
 
 
+_Figure = TypeVar("_Figure", bound=Callable[..., Figure])
+
+
+def _literal_text(draw: _Figure) -> _Figure:
+    """`draw` with every text taken literally: names come from users (a metric called
+    `loss$x$` is not mathtext), and `$` in one must not break the report."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Figure:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return cast(_Figure, drawn)
+
+
 def _label(spec: str, width: int = 70) -> str:
     return spec if len(spec) <= width else spec[: width - 1] + "…"
 
 
+@_literal_text
 def schedule_figure(curves: Mapping[str, np.ndarray], *, log_y: bool = False) -> Figure:
     """All schedules overlaid: LR against step, one line per policy.
 
@@ -123,6 +140,7 @@ def _widen_if_single(axes: Any, values: np.ndarray, *, log: bool) -> None:
         axes.set_xlim(low, high)
 
 
+@_literal_text
 def trial_figure(data: TrialCurves, *, fast: bool = False) -> Figure:
     """A trial's reported metrics against step, with its LR on a twin axis and its end marked.
 
@@ -190,6 +208,7 @@ def trial_figure(data: TrialCurves, *, fast: bool = False) -> Figure:
     return figure
 
 
+@_literal_text
 def study_curves_figure(data: StudyCurves) -> Figure:
     """Every trial's metric curve, coloured by policy family; the best configuration bold."""
     figure, axes = _new_figure()
@@ -219,6 +238,7 @@ def study_curves_figure(data: StudyCurves) -> Figure:
     return figure
 
 
+@_literal_text
 def lr_sweep_figure(data: LRSweep) -> Figure:
     """Final metric against LR, one line per family (log LR axis), the chosen LR marked."""
     figure, axes = _new_figure()
@@ -261,6 +281,7 @@ def lr_sweep_figure(data: LRSweep) -> Figure:
     return figure
 
 
+@_literal_text
 def pareto_figure(data: CostPoints) -> Figure:
     """Cost against metric for each configuration, with the Pareto front and the target."""
     figure, axes = _new_figure()
@@ -292,6 +313,7 @@ def pareto_figure(data: CostPoints) -> Figure:
     return figure
 
 
+@_literal_text
 def heatmap_figure(data: Heatmap) -> Figure:
     """Mean metric by policy family (rows) and LR (columns); grey where nothing completed."""
     figure, axes = _new_figure()
@@ -334,6 +356,7 @@ def heatmap_figure(data: Heatmap) -> Figure:
     return figure
 
 
+@_literal_text
 def range_test_figure(result: RangeTestResult) -> Figure:
     """The range test: raw and smoothed loss against LR (log axis), each rule's pick, the range."""
     figure, axes = _new_figure()
@@ -369,6 +392,7 @@ def range_test_figure(result: RangeTestResult) -> Figure:
     return figure
 
 
+@_literal_text
 def horizon_law_figure(
     law: HorizonLaw, targets: Sequence[float] = (), *, unit: str = "steps"
 ) -> Figure:
