@@ -92,7 +92,9 @@ def test_sweep_specs() -> None:
     assert exp(0) == pytest.approx(1e-5) and exp(100) == pytest.approx(1.0)
     linear = parse(sweep_spec(1e-3, 1.0, 11, mode="linear"))
     assert linear(0) == pytest.approx(1e-3) and linear(10) == pytest.approx(1.0)
-    with pytest.raises(ConfigError, match="`--lr-min` must be > 0 and < `--lr-max`"):
+    with pytest.raises(
+        ConfigError, match="`--lr-min` and `--lr-max` must be finite, 0 < lr_min < lr_max"
+    ):
         sweep_spec(1.0, 0.1, 100)
     with pytest.raises(ConfigError, match="`--mode` must be exp or linear"):
         sweep_spec(1e-3, 1.0, 100, mode="cosine")
@@ -139,7 +141,8 @@ def test_range_test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str]) ->
     assert main(["range-test", "--task", "digits-mlp", "--lr-min", "1", "--lr-max", "0.1"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[-1] == (
-        "lrbench: error: `--lr-min` must be > 0 and < `--lr-max`, got lr_min=1.0, lr_max=0.1"
+        "lrbench: error: `--lr-min` and `--lr-max` must be finite, 0 < lr_min < lr_max, got "
+        "lr_min=1.0, lr_max=0.1"
     )
 
 

@@ -213,9 +213,10 @@ def sweep_spec(lr_min: float, lr_max: float, steps: int, mode: str = "exp") -> s
     Exponential (`exp`, the usual choice: every decade gets the same number of steps) or linear
     (`linear`: a warmup from lr_min to lr_max).
     """
-    if not 0 < lr_min < lr_max:
+    if not 0 < lr_min < lr_max < math.inf:
         raise ConfigError(
-            f"`--lr-min` must be > 0 and < `--lr-max`, got lr_min={lr_min!r}, lr_max={lr_max!r}"
+            f"`--lr-min` and `--lr-max` must be finite, 0 < lr_min < lr_max, got "
+            f"lr_min={lr_min!r}, lr_max={lr_max!r}"
         )
     if steps < MIN_SWEEP_STEPS:
         raise ConfigError(f"`--steps` must be >= {MIN_SWEEP_STEPS}, got {steps}")

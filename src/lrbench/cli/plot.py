@@ -73,7 +73,8 @@ def plot(
         list[str] | None, typer.Argument(help="Policy specs (for schedules).")
     ] = None,
     steps: Annotated[
-        int | None, typer.Option("--steps", "-n", min=1, help="Steps to draw (schedules).")
+        int | None,
+        typer.Option("--steps", "-n", min=1, max=10**7, help="Steps to draw (schedules)."),
     ] = None,
     log_y: Annotated[bool, typer.Option("--log-y", help="Log-scale LR axis.")] = False,
     study: Annotated[str | None, typer.Option(help="A stored study's figure.")] = None,

@@ -46,7 +46,9 @@ def range_test_command(
     ],
     lr_min: Annotated[float, typer.Option("--lr-min", help="LR at the first step.")] = 1e-6,
     lr_max: Annotated[float, typer.Option("--lr-max", help="LR at the last step.")] = 10.0,
-    steps: Annotated[int, typer.Option(min=5, help="Steps of the sweep.")] = 200,
+    steps: Annotated[
+        int, typer.Option(min=5, max=10**7, help="Steps of the sweep (5 to 10^7).")
+    ] = 200,
     mode: Annotated[str, typer.Option(help="exp (log sweep) or linear.")] = "exp",
     param: Annotated[
         list[str] | None, typer.Option(help="Task setting key=value (repeatable).")
@@ -69,7 +71,7 @@ def range_test_command(
     quiet: QuietOption = False,
 ) -> None:
     """Run the LR range test."""
-    from lrbench.rangetest import range_test
+    from lrbench.rangetest import range_test, sweep_spec
     from lrbench.study.grid_range import grid_range_test
 
     quiet_libraries()
@@ -99,6 +101,7 @@ def range_test_command(
             )
         return
 
+    sweep_spec(lr_min, lr_max, steps, mode)  # bad settings: one line, before the header
     if not quiet:
         stderr.print(
             f"range test on {task}: {steps} steps, LR {lr_min:g} -> {lr_max:g}", markup=False

@@ -180,6 +180,7 @@ def tune_command(
         int | None,
         typer.Option(
             min=1,
+            max=1024,
             help="Trials at once: local worker processes \\[1]; on Ray a cap \\[all that fit].",
         ),
     ] = None,
