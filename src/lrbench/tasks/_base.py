@@ -68,6 +68,8 @@ class BuiltinTask:
         """The metrics the task reports with these settings; the first is the default."""
         return self.metrics
 
+    #: The optimizers `--param optimizer` may name.
+    optimizers: tuple[str, ...] = OPTIMIZERS
     #: Whole-number settings that must be >= 1 (the other whole numbers must be >= 0).
     at_least_one: frozenset[str] = frozenset(
         {"batch_size", "hidden", "width", "layers", "heads", "context", "max_length",
@@ -83,7 +85,7 @@ class BuiltinTask:
             ConfigError: naming the setting, the task and what would be valid.
         """
         for name, default in self.defaults.items():
-            rule = _rule(name, default, self.at_least_one)
+            rule = _rule(name, default, self.at_least_one, self.optimizers)
             if rule is not None and not rule[0](params[name]):
                 raise ConfigError(
                     f"`--param {name}` of task {self.name} must be {rule[1]}, got {params[name]!r}"
@@ -167,11 +169,11 @@ class ResolvedTask:
 
 
 def _rule(
-    name: str, default: Any, at_least_one: frozenset[str]
+    name: str, default: Any, at_least_one: frozenset[str], optimizers: tuple[str, ...]
 ) -> tuple[Callable[[Any], bool], str] | None:
     """How a setting with this default is checked, and the rule in words (None: any)."""
     if name == "optimizer":
-        return (lambda v: v in OPTIMIZERS), f"one of {', '.join(OPTIMIZERS)}"
+        return (lambda v: v in optimizers), f"one of {', '.join(optimizers)}"
     if isinstance(default, bool):
         return (lambda v: isinstance(v, bool)), "true or false"
     if isinstance(default, int):

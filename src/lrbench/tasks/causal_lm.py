@@ -33,6 +33,7 @@ from lrbench.exceptions import ConfigError, MissingDependencyError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
 from lrbench.tasks._loop import (
+    FINE_TUNING_OPTIMIZERS,
     check_fine_tuning_optimizer,
     check_precision,
     fine_tuning_optimizer,
@@ -280,6 +281,7 @@ def _is_linear(module: Any) -> bool:
 class CausalLM(BuiltinTask):
     """Fine-tune a pretrained causal LM (LoRA or full) on instruction data or text."""
 
+    optimizers = FINE_TUNING_OPTIMIZERS
     name = "hf-causal-lm"
     description = "SmolLM2-135M (or any causal LM) fine-tuned on instructions through the Trainer"
     metrics = ("eval_loss", "train_loss")

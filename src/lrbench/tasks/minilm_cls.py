@@ -23,6 +23,7 @@ from lrbench.exceptions import ConfigError
 from lrbench.tasks._base import BuiltinTask, register_task
 from lrbench.tasks._info import TaskInfo
 from lrbench.tasks._loop import (
+    FINE_TUNING_OPTIMIZERS,
     check_fine_tuning_optimizer,
     check_precision,
     fine_tuning_optimizer,
@@ -132,6 +133,7 @@ def _accuracy(prediction: Any) -> dict[str, float]:
 class MiniLMClassifier(BuiltinTask):
     """Fine-tune the pretrained MiniLM-L6 to classify MMLU questions into four fields."""
 
+    optimizers = FINE_TUNING_OPTIMIZERS
     name = "minilm-cls"
     description = (
         "pretrained MiniLM-L6 classifying MMLU questions by field (STEM, humanities, ...)"
