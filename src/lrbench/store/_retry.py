@@ -128,12 +128,13 @@ class Retrier:
                 retry ran out since it last answered, or the bound has passed.
         """
         now = time.monotonic()
+        transient = isinstance(error, DatabaseUnavailable)
         with self._lock:
-            retrying = self._reached and not self._gave_up
+            retrying = transient and self._reached and not self._gave_up
             first_of_outage = retrying and self._away_since is None
             if first_of_outage:
                 self._away_since = now
-        if not retrying or not isinstance(error, DatabaseUnavailable):
+        if not retrying:
             raise error
         if first_of_outage:
             _log.warning(
