@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from lrbench._numbers import LARGEST_STORED_INTEGER, is_number
 from lrbench.exceptions import ConfigError, Diverged, TrialPruned
 from lrbench.monitor import Monitor
 from lrbench.policies import Policy, parse
@@ -199,7 +200,7 @@ class Trial:
             )
         out = {}
         for name, value in returned.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if not is_number(value):
                 raise ConfigError(f"metric {name!r} must be a number, got {value!r}")
             out[str(name)] = float(value)
         return out
@@ -210,16 +211,13 @@ class Trial:
         return points[-1][1] if points else math.nan
 
 
-_LARGEST_STEP = 2**63 - 1  # the store's 64-bit step column
-
-
 def _checked_step(step: Any) -> int:
     """`step` as an int, refused unless a whole number in 0..2^63-1."""
     try:
         whole = int(step)
     except (TypeError, ValueError, OverflowError):
         whole = -1
-    if whole != step or not 0 <= whole <= _LARGEST_STEP:
+    if whole != step or not 0 <= whole <= LARGEST_STORED_INTEGER:
         raise ConfigError(
             f"trial.report(step=...) must be a whole number in 0..2^63-1, got {step!r}"
         )

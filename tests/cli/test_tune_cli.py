@@ -276,6 +276,10 @@ BAD = [
         "`--param hidden` of task digits-mlp must be a whole number >= 1, got -5",
     ),
     (
+        lambda p: [*TUNE, "--param", f"weight_decay={10**400}"],
+        "`--param weight_decay` of task digits-mlp must be a finite number >= 0",
+    ),
+    (
         lambda p: [*TUNE, "--param", "optimizer=nope"],
         "`--param optimizer` of task digits-mlp must be one of sgd, adam, adamw",
     ),

@@ -416,6 +416,8 @@ HOSTILE = [
     ("trials.0.metrics", [1, 2], r"trials\[0\].metrics must be an object"),
     ("trials.0.metrics", {"acc": math.nan}, r"trials\[0\].metrics.acc must be a finite"),
     ("trials.0.lr", -1.0, r"trials\[0\].lr must be a finite number >= 0"),
+    ("trials.0.lr", 10**400, r"trials\[0\].lr must be a finite number >= 0"),
+    ("trials.0.metrics", {"acc": 10**400}, r"trials\[0\].metrics.acc must be a finite"),
     ("trials.0.cost_tokens", 2**64, r"trials\[0\].cost_tokens must be a whole number in"),
     ("trials.0.total_steps", True, r"trials\[0\].total_steps must be a whole number"),
     ("trials.0.seed", "1", r"trials\[0\].seed must be a whole number"),

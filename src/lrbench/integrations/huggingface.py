@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lrbench._numbers import is_number
 from lrbench.exceptions import (
     ConfigError,
     Diverged,
@@ -249,11 +250,7 @@ class LRBenchCallback(TrainerCallback):
         """Pass evaluation metrics to the adaptive policy (through the scheduler if any)."""
         if self.monitor is None or not metrics:
             return
-        numbers = {
-            k: float(v)
-            for k, v in metrics.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
+        numbers = {k: float(v) for k, v in metrics.items() if is_number(v)}
         if self.scheduler is not None:
             self.scheduler.report(**numbers)
         self.monitor.report(**numbers)
@@ -267,9 +264,7 @@ def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
     return {
         name: float(value)
         for name, value in metrics.items()
-        if isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and not name.endswith(_NOT_METRICS)
+        if is_number(value) and not name.endswith(_NOT_METRICS)
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from lrbench._numbers import is_finite_number
 from lrbench.exceptions import ConfigError
 
 __all__ = ["Param", "Policy", "param"]
@@ -76,15 +77,9 @@ def _fail(policy: str, name: str, value: Any, rule: str) -> ConfigError:
 
 
 def _finite(policy: str, name: str, value: Any, rule: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_finite_number(value):
         raise _fail(policy, name, value, rule)
-    try:
-        number = float(value)
-    except OverflowError:  # an integer beyond any float
-        raise _fail(policy, name, value, rule) from None
-    if not math.isfinite(number):
-        raise _fail(policy, name, value, rule)
-    return number
+    return float(value)
 
 
 def _integer(policy: str, name: str, value: Any, rule: str, minimum: int) -> int:

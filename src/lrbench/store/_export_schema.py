@@ -9,16 +9,15 @@ valid; a file it passes stores cleanly on either database.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lrbench._numbers import LARGEST_STORED_INTEGER, is_finite_number, is_number
 from lrbench.exceptions import ConfigError
 from lrbench.store._records import MAX_NAME_LENGTH, TrialStatus, check_study_name
 
 __all__ = ["check_export"]
 
-_LARGEST = 2**63 - 1  # the 64-bit columns
 _STUDY_STATUSES = ("running", "complete", "interrupted")
 _Check = Callable[[str, Any], None]
 
@@ -49,7 +48,7 @@ def _whole(least: int = 0, *, optional: bool = False) -> _Check:
             return
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(where, f"a whole number{' or null' if optional else ''}", value)
-        if not least <= value <= _LARGEST:
+        if not least <= value <= LARGEST_STORED_INTEGER:
             raise _fail(where, f"a whole number in {least}..2^63-1", value)
 
     return check
@@ -57,12 +56,7 @@ def _whole(least: int = 0, *, optional: bool = False) -> _Check:
 
 def _number(*, positive: bool = False) -> _Check:
     def check(where: str, value: Any) -> None:
-        finite = (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-        )
-        if not finite or value < 0 or (positive and value == 0):
+        if not is_finite_number(value) or value < 0 or (positive and value == 0):
             raise _fail(where, f"a finite number {'> 0' if positive else '>= 0'}", value)
 
     return check
@@ -85,9 +79,9 @@ def _metrics(where: str, value: Any) -> None:
     _mapping(where, value)
     for name, number in value.items():
         _text(empty=False)(f"{where} key", name)
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
+        if not is_number(number):
             raise _fail(f"{where}.{name}", "a number", number)
-        if not math.isfinite(number):
+        if not is_finite_number(number):
             raise _fail(f"{where}.{name}", "a finite number", number)
 
 

@@ -10,12 +10,12 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
-import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from lrbench._numbers import is_finite_number
 from lrbench.exceptions import ConfigError
 from lrbench.tasks._info import TaskInfo
 from lrbench.tasks._loop import OPTIMIZERS
@@ -180,18 +180,14 @@ def _rule(
         least = 1 if name in at_least_one else 0
         return (lambda v: _whole(v) and v >= least), f"a whole number >= {least}"
     if isinstance(default, float):
-        return (lambda v: _real(v) and v >= 0), "a finite number >= 0"
+        return (lambda v: is_finite_number(v) and v >= 0), "a finite number >= 0"
     if isinstance(default, str):
         return (lambda v: isinstance(v, str)), "text"
     return None
 
 
-def _real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _whole(value: Any) -> bool:
-    return _real(value) and float(value).is_integer()
+    return is_finite_number(value) and float(value).is_integer()
 
 
 def load_task(ref: str, params: Mapping[str, Any] | None = None) -> ResolvedTask:
