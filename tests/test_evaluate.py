@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -80,3 +81,11 @@ def test_rank_agreement_against_hand_computed_spearman() -> None:
     assert rank_agreement(with_nan, [0.4, 0.9, 0.2, 0.1], proxy_mode="min", target_mode="max") == (
         pytest.approx(1.0)
     )
+
+
+def test_the_auc_of_values_near_the_float_max_is_their_mean_not_inf() -> None:
+    huge = np.finfo(np.float64).max / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = summarize_curve([0, 10, 20], [huge, huge, huge], mode="max")
+    assert summary.auc == pytest.approx(huge)
