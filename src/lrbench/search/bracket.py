@@ -7,10 +7,11 @@ strategy is made within [L / SPAN, L x SPAN] around L, the LR of the sweep's low
 with a grid's points at the centres of equal log-spaced bins: one point sits at L itself,
 two at L / 1.73 and L x 1.73 (where the bracket meets an end of the configured range it is
 cut there, and the points are spread over what is left: minilm-cls's L of 7.9e-4 under a
-1e-3 ceiling gave one point at 5.1e-4). Measured on the built-in tasks (docs/benchmarks.md, issue 12),
-the tuned optimum sat at 0.5x-1.0x of L for sweeps of this length, longer sweeps put L lower
-(0.4x of the optimum for a full-run sweep of digits-mlp), and the classic point rules (valley,
-steepest descent) sit 3x-35x below the optimum: they are made to be safe rather than best.
+1e-3 ceiling gave one point at 5.1e-4). Measured on the built-in tasks (docs/benchmarks.md,
+issue 12), the tuned optimum sat at 0.5x-1.0x of L for sweeps of this length, longer sweeps
+put L lower (0.4x of the optimum for a full-run sweep of digits-mlp), and the classic point
+rules (valley, steepest descent) sit 3x-35x below the optimum: they are made to be safe
+rather than best.
 """
 
 from __future__ import annotations
