@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lrbench._numbers import is_number
 from lrbench.exceptions import ConfigError, Diverged
 from lrbench.policies import Controller, Policy, parse
 
@@ -117,9 +118,7 @@ class _History:
 def resolve_multipliers(groups: int, lr_multipliers: Sequence[float] | None) -> list[float]:
     """One LR factor per param group (default 1 each), checked: numbers >= 0, one per group."""
     multipliers = [1.0] * groups if lr_multipliers is None else list(lr_multipliers)
-    if len(multipliers) != groups or any(
-        isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0 for m in multipliers
-    ):
+    if len(multipliers) != groups or any(not is_number(m) or not m >= 0 for m in multipliers):
         raise ConfigError(
             f"`lr_multipliers` must be {groups} numbers >= 0 (one per param group), "
             f"got {lr_multipliers!r}"
